@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/omnitriage/omnitriage/internal/auth"
+	"github.com/omnitriage/omnitriage/internal/config"
+	"github.com/omnitriage/omnitriage/internal/database"
+	"github.com/omnitriage/omnitriage/internal/web"
+)
+
+func runServe(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "serve", "serve", "Serve the API, review pages and job workers until SIGINT or SIGTERM.\nMigrations are applied at start. Configuration comes from environment variables (see the README).")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(env.getenv)
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireDatabase(); err != nil {
+		return err
+	}
+	log := cfg.Logger(os.Stderr)
+	pool, err := database.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := database.MigrateUp(ctx, pool, log); err != nil {
+		return err
+	}
+	// Connections opened before the vector type existed lack its codec.
+	pool.Reset()
+
+	a, err := newApp(cfg, log, pool, prometheus.NewRegistry())
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listening on LISTEN_ADDR=%s (is another server using the port? set LISTEN_ADDR): %w", cfg.ListenAddr, err)
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "url", cfg.BaseURL)
+	fmt.Fprintf(env.stdout, "omnitriage %s serving on %s\n", version, cfg.BaseURL)
+	return a.Serve(ctx, ln)
+}
+
+// app is the running service: configuration, pool, stores and the router.
+type app struct {
+	cfg     config.Config
+	log     *slog.Logger
+	pool    *pgxpool.Pool
+	reg     *prometheus.Registry
+	keys    *auth.Store
+	errs    web.Errors
+	router  chi.Router
+	closers []func()
+}
+
+// newApp wires the service's packages onto one router.
+func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *prometheus.Registry) (*app, error) {
+	a := &app{cfg: cfg, log: log, pool: pool, reg: reg, errs: web.Errors{Log: log}}
+	a.keys = auth.NewStore(pool, 30*time.Second, nil)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newPoolCollector(pool))
+	metrics := web.NewMetrics(reg)
+
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, middleware.RealIP, web.Observe(log, metrics), web.Recover(log),
+		middleware.Timeout(cfg.RequestTimeout))
+	r.NotFound(a.errs.H(func(w http.ResponseWriter, r *http.Request) error {
+		return fmt.Errorf("no such route %s %s", r.Method, r.URL.Path)
+	}))
+	r.Get("/healthz", a.handleHealthz)
+	r.Get("/readyz", a.handleReadyz)
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	guard := auth.Middleware{Auth: a.keys, Render: a.errs.Render}
+	r.Route("/v1", func(v1 chi.Router) {
+		v1.Use(limitBody(cfg.MaxBodyBytes))
+		v1.With(guard.Require(auth.Roles...)).Get("/whoami", a.errs.H(a.handleWhoami))
+		v1.With(guard.Require(auth.Admin)).Get("/apikeys", a.errs.H(a.handleListKeys))
+	})
+	a.router = r
+	return a, nil
+}
+
+// Close releases what the app started.
+func (a *app) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// Serve answers on ln until ctx ends, then lets in-flight requests finish
+// within the shutdown grace period.
+func (a *app) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.router,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down", "grace", a.cfg.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: in-flight requests did not finish within SHUTDOWN_GRACE=%s: %w", a.cfg.ShutdownGrace, err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+func limitBody(max int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > max {
+				web.WriteProblem(w, web.Problem{Type: "about:blank", Title: "Request Entity Too Large",
+					Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("request body over %d bytes", max),
+					RequestID: middleware.GetReqID(r.Context())})
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, max)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func (a *app) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+func (a *app) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := database.AtHead(ctx, a.pool); err != nil {
+		web.WriteProblem(w, web.Problem{Type: "about:blank", Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+			Detail: err.Error(), RequestID: middleware.GetReqID(r.Context())})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ready")
+}
+
+func (a *app) handleWhoami(w http.ResponseWriter, r *http.Request) error {
+	p, _ := auth.FromContext(r.Context())
+	return web.JSON(w, http.StatusOK, map[string]any{"key_id": p.KeyID, "name": p.Name, "role": p.Role})
+}
+
+func (a *app) handleListKeys(w http.ResponseWriter, r *http.Request) error {
+	keys, err := a.keys.List(r.Context())
+	if err != nil {
+		return err
+	}
+	type keyJSON struct {
+		ID         int64      `json:"id"`
+		Name       string     `json:"name"`
+		Role       auth.Role  `json:"role"`
+		Prefix     string     `json:"prefix"`
+		CreatedAt  time.Time  `json:"created_at"`
+		LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+		RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	}
+	out := make([]keyJSON, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, keyJSON(k))
+	}
+	return web.JSON(w, http.StatusOK, map[string]any{"keys": out})
+}
+
+// poolCollector exports the database pool's statistics.
+type poolCollector struct {
+	pool                                 *pgxpool.Pool
+	total, idle, acquired, max, acquires *prometheus.Desc
+	waitDur, emptyAcquires               *prometheus.Desc
+}
+
+func newPoolCollector(pool *pgxpool.Pool) *poolCollector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("omnitriage_db_pool_"+name, help, nil, nil)
+	}
+	return &poolCollector{
+		pool:          pool,
+		total:         d("conns", "Connections open in the pool."),
+		idle:          d("idle_conns", "Idle connections."),
+		acquired:      d("acquired_conns", "Connections in use."),
+		max:           d("max_conns", "Pool size limit."),
+		acquires:      d("acquires_total", "Connections acquired from the pool."),
+		waitDur:       d("acquire_wait_seconds_total", "Time spent waiting for a connection."),
+		emptyAcquires: d("empty_acquires_total", "Acquires that had to wait for a connection."),
+	}
+}
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.total, c.idle, c.acquired, c.max, c.acquires, c.waitDur, c.emptyAcquires} {
+		ch <- d
+	}
+}
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.pool.Stat()
+	ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(s.TotalConns()))
+	ch <- prometheus.MustNewConstMetric(c.idle, prometheus.GaugeValue, float64(s.IdleConns()))
+	ch <- prometheus.MustNewConstMetric(c.acquired, prometheus.GaugeValue, float64(s.AcquiredConns()))
+	ch <- prometheus.MustNewConstMetric(c.max, prometheus.GaugeValue, float64(s.MaxConns()))
+	ch <- prometheus.MustNewConstMetric(c.acquires, prometheus.CounterValue, float64(s.AcquireCount()))
+	ch <- prometheus.MustNewConstMetric(c.waitDur, prometheus.CounterValue, s.AcquireDuration().Seconds())
+	ch <- prometheus.MustNewConstMetric(c.emptyAcquires, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
+}

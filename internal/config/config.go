@@ -1,0 +1,151 @@
+// Package config reads omnitriage's configuration from environment variables
+// into one struct, with defaults, and validates it with messages that say
+// what to fix.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the binary can be told through its environment.
+type Config struct {
+	DatabaseURL     string        // DATABASE_URL
+	ListenAddr      string        // LISTEN_ADDR
+	BaseURL         string        // BASE_URL: how users reach the server, for links
+	LogLevel        slog.Level    // LOG_LEVEL
+	LogFormat       string        // LOG_FORMAT: text or json
+	ShutdownGrace   time.Duration // SHUTDOWN_GRACE
+	RequestTimeout  time.Duration // REQUEST_TIMEOUT
+	MaxBodyBytes    int64         // MAX_BODY_BYTES
+	DBMaxConns      int32         // DB_MAX_CONNS
+	Workers         int           // WORKERS: River job workers; 0 runs none
+	PolicyFile      string        // POLICY_FILE: rules YAML; empty uses the built-in policy
+	EmbeddingURL    string        // EMBEDDING_URL: OpenAI-compatible base URL; empty uses the local embedder
+	EmbeddingKey    string        // EMBEDDING_API_KEY
+	EmbeddingModel  string        // EMBEDDING_MODEL
+	EmbeddingDim    int           // EMBEDDING_DIM
+	ClusterSchedule string        // CLUSTER_SCHEDULE: cron spec for root-cause clustering
+}
+
+// Var documents one environment variable: the README's table is made from these.
+type Var struct {
+	Name, Default, Doc string
+}
+
+// Vars lists every variable Load reads, with its default and meaning.
+var Vars = []Var{
+	{"DATABASE_URL", "", "PostgreSQL URL (postgres://user:pass@host:port/db). Required by serve and migrate; `make run` sets it to the local cluster."},
+	{"LISTEN_ADDR", ":8080", "host:port the HTTP server listens on."},
+	{"BASE_URL", "http://localhost:8080", "how people and orchestrators reach the server; used in links such as case URLs."},
+	{"LOG_LEVEL", "info", "debug, info, warn or error."},
+	{"LOG_FORMAT", "text", "text or json."},
+	{"SHUTDOWN_GRACE", "15s", "how long in-flight requests and jobs may run after SIGINT/SIGTERM."},
+	{"REQUEST_TIMEOUT", "30s", "per-request deadline."},
+	{"MAX_BODY_BYTES", "1048576", "largest accepted request body in bytes."},
+	{"DB_MAX_CONNS", "8", "database pool size; 4–8 suits a 2-core machine."},
+	{"WORKERS", "4", "background job workers in this process; 0 runs none (API only)."},
+	{"POLICY_FILE", "", "rules YAML (sourcing, decision thresholds, limits); empty uses the built-in policy."},
+	{"EMBEDDING_URL", "", "OpenAI-compatible embeddings base URL; empty uses the local embedder."},
+	{"EMBEDDING_API_KEY", "", "API key for EMBEDDING_URL."},
+	{"EMBEDDING_MODEL", "", "embedding model name at EMBEDDING_URL."},
+	{"EMBEDDING_DIM", "384", "embedding dimension."},
+	{"CLUSTER_SCHEDULE", "@every 15m", "cron spec for root-cause clustering."},
+}
+
+// Load reads the configuration from getenv (os.Getenv when nil) and validates it.
+// The error lists every problem found, each saying what to set.
+func Load(getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	get := func(name string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		for _, v := range Vars {
+			if v.Name == name {
+				return v.Default
+			}
+		}
+		return ""
+	}
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s=%q: %s", name, getenv(name), fmt.Sprintf(format, args...)))
+	}
+	dur := func(name string) time.Duration {
+		d, err := time.ParseDuration(get(name))
+		if err != nil || d <= 0 {
+			bad(name, "want a positive duration such as 15s or 2m")
+		}
+		return d
+	}
+	num := func(name string, min, max int64) int64 {
+		n, err := strconv.ParseInt(get(name), 10, 64)
+		if err != nil || n < min || n > max {
+			bad(name, "want a whole number from %d to %d", min, max)
+		}
+		return n
+	}
+
+	c := Config{
+		DatabaseURL:     get("DATABASE_URL"),
+		ListenAddr:      get("LISTEN_ADDR"),
+		BaseURL:         strings.TrimRight(get("BASE_URL"), "/"),
+		LogFormat:       get("LOG_FORMAT"),
+		ShutdownGrace:   dur("SHUTDOWN_GRACE"),
+		RequestTimeout:  dur("REQUEST_TIMEOUT"),
+		MaxBodyBytes:    num("MAX_BODY_BYTES", 1024, 64<<20),
+		DBMaxConns:      int32(num("DB_MAX_CONNS", 1, 1000)),
+		Workers:         int(num("WORKERS", 0, 1000)),
+		PolicyFile:      get("POLICY_FILE"),
+		EmbeddingURL:    get("EMBEDDING_URL"),
+		EmbeddingKey:    get("EMBEDDING_API_KEY"),
+		EmbeddingModel:  get("EMBEDDING_MODEL"),
+		EmbeddingDim:    int(num("EMBEDDING_DIM", 8, 8192)),
+		ClusterSchedule: get("CLUSTER_SCHEDULE"),
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
+		bad("LOG_LEVEL", "want debug, info, warn or error")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("LOG_FORMAT", "want text or json")
+	}
+	if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil || port == "" {
+		bad("LISTEN_ADDR", "want host:port such as :8080 or 127.0.0.1:8080")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		bad("DATABASE_URL", "want a postgres:// URL")
+	}
+	if c.EmbeddingURL != "" && c.EmbeddingModel == "" {
+		bad("EMBEDDING_MODEL", "set the model name when EMBEDDING_URL is set")
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// RequireDatabase reports a helpful error when no database is configured.
+func (c Config) RequireDatabase() error {
+	if c.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is not set: set it to a PostgreSQL URL with pgvector, or use `make run`, which starts a local database and sets it")
+	}
+	return nil
+}
+
+// Logger builds the process logger the configuration asks for.
+func (c Config) Logger(w *os.File) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

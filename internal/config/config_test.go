@@ -1,0 +1,63 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatalf("Load(empty) = %v, want nil", err)
+	}
+	if c.ListenAddr != ":8080" || c.ShutdownGrace != 15*time.Second || c.DBMaxConns != 8 || c.LogFormat != "text" {
+		t.Errorf("Load(empty) = %+v, want documented defaults", c)
+	}
+	if err := c.RequireDatabase(); err == nil || !strings.Contains(err.Error(), "make run") {
+		t.Errorf("RequireDatabase() = %v, want a message pointing at DATABASE_URL and make run", err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // each must appear in the error
+	}{
+		{"bad grace", map[string]string{"SHUTDOWN_GRACE": "soon"}, []string{`SHUTDOWN_GRACE="soon"`, "positive duration such as 15s"}},
+		{"negative grace", map[string]string{"SHUTDOWN_GRACE": "-3s"}, []string{"SHUTDOWN_GRACE", "positive duration"}},
+		{"bad level", map[string]string{"LOG_LEVEL": "loud"}, []string{"LOG_LEVEL", "debug, info, warn or error"}},
+		{"bad format", map[string]string{"LOG_FORMAT": "xml"}, []string{"LOG_FORMAT", "text or json"}},
+		{"bad addr", map[string]string{"LISTEN_ADDR": "8080"}, []string{"LISTEN_ADDR", "host:port"}},
+		{"pool too big", map[string]string{"DB_MAX_CONNS": "0"}, []string{"DB_MAX_CONNS", "whole number from 1 to 1000"}},
+		{"bad url", map[string]string{"DATABASE_URL": "mysql://x"}, []string{"DATABASE_URL", "postgres:// URL"}},
+		{"embedding without model", map[string]string{"EMBEDDING_URL": "http://127.0.0.1:9/v1"}, []string{"EMBEDDING_MODEL"}},
+		{"several at once", map[string]string{"LOG_LEVEL": "x", "WORKERS": "-1"}, []string{"LOG_LEVEL", "WORKERS"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(env(tt.env))
+			if err == nil {
+				t.Fatalf("Load(%v) = nil, want error", tt.env)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Load(%v) = %q, want it to mention %q", tt.env, err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestVarsDocumented(t *testing.T) {
+	for _, v := range Vars {
+		if v.Doc == "" {
+			t.Errorf("Vars[%s] has no doc", v.Name)
+		}
+	}
+}

@@ -1,0 +1,102 @@
+// Package derrors defines the few kinds of error omnitriage distinguishes, and
+// the one table that maps each kind to an HTTP status.
+//
+// Store and service code wraps its errors with one of these sentinels
+// (fmt.Errorf("…: %w", derrors.NotFound)); the web layer asks errors.Is and
+// renders the matching status. Anything else is an internal error.
+package derrors
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// The error kinds. Wrap them with %w; compare with errors.Is.
+var (
+	// Invalid means the caller sent something malformed or out of range.
+	Invalid = errors.New("invalid")
+	// NotFound means the thing asked for does not exist.
+	NotFound = errors.New("not found")
+	// Conflict means the request clashes with the current state
+	// (a duplicate, a stale version, a reused idempotency key).
+	Conflict = errors.New("conflict")
+	// Unauthorized means no valid credentials were presented.
+	Unauthorized = errors.New("unauthorized")
+	// Forbidden means the credentials are valid but lack the right.
+	Forbidden = errors.New("forbidden")
+	// Unavailable means a dependency is down; the caller may retry.
+	Unavailable = errors.New("unavailable")
+	// TooLarge means the request body exceeds the limit.
+	TooLarge = errors.New("too large")
+)
+
+// kinds is the one table from error kind to HTTP status, in match order.
+var kinds = []struct {
+	err    error
+	status int
+}{
+	{Invalid, http.StatusUnprocessableEntity},
+	{NotFound, http.StatusNotFound},
+	{Conflict, http.StatusConflict},
+	{Unauthorized, http.StatusUnauthorized},
+	{Forbidden, http.StatusForbidden},
+	{Unavailable, http.StatusServiceUnavailable},
+	{TooLarge, http.StatusRequestEntityTooLarge},
+}
+
+// Status returns the HTTP status for err: the status of the first kind it
+// wraps, or 500 for anything else.
+func Status(err error) int {
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// Wrap adds context to *errp when it is non-nil, keeping the chain for
+// errors.Is. Use it deferred at the top of a function:
+//
+//	defer derrors.Wrap(&err, "GetOrder(ctx, %q)", id)
+func Wrap(errp *error, format string, args ...any) {
+	if *errp != nil {
+		*errp = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), *errp)
+	}
+}
+
+// FieldError names one bad field of a request and says what is wrong with it.
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// ValidationError collects the bad fields of one request. It wraps Invalid.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+// Add records a bad field.
+func (v *ValidationError) Add(field, format string, args ...any) {
+	v.Fields = append(v.Fields, FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
+}
+
+// Err returns v when it holds any field, else nil.
+func (v *ValidationError) Err() error {
+	if v == nil || len(v.Fields) == 0 {
+		return nil
+	}
+	return v
+}
+
+// Error lists the bad fields.
+func (v *ValidationError) Error() string {
+	if len(v.Fields) == 1 {
+		return fmt.Sprintf("invalid %s: %s", v.Fields[0].Field, v.Fields[0].Reason)
+	}
+	return fmt.Sprintf("%d invalid fields, first %s: %s", len(v.Fields), v.Fields[0].Field, v.Fields[0].Reason)
+}
+
+// Unwrap makes a ValidationError an Invalid error.
+func (v *ValidationError) Unwrap() error { return Invalid }

@@ -1,0 +1,161 @@
+// Package web is the HTTP plumbing every package's handlers share: handlers
+// that return errors, problem+json rendering, JSON decoding with limits,
+// request logging and metrics.
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/omnitriage/omnitriage/internal/derrors"
+)
+
+// Problem is an RFC 9457 problem document. Fields names each bad field of an
+// invalid request.
+type Problem struct {
+	Type      string               `json:"type"`
+	Title     string               `json:"title"`
+	Status    int                  `json:"status"`
+	Detail    string               `json:"detail,omitempty"`
+	Instance  string               `json:"instance,omitempty"`
+	RequestID string               `json:"request_id,omitempty"`
+	Fields    []derrors.FieldError `json:"fields,omitempty"`
+}
+
+// Handler is an http.Handler that returns its error for Serve to render.
+type Handler func(w http.ResponseWriter, r *http.Request) error
+
+// Errors renders handler errors as problem+json, logging internal ones.
+type Errors struct {
+	Log *slog.Logger
+}
+
+// H adapts a Handler into an http.HandlerFunc.
+func (e Errors) H(h Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			e.Render(w, r, err)
+		}
+	}
+}
+
+// Render writes err as a problem document. Internal errors are logged with
+// the request id and shown to the client only as a generic message.
+func (e Errors) Render(w http.ResponseWriter, r *http.Request, err error) {
+	status := derrors.Status(err)
+	p := Problem{
+		Type:      "about:blank",
+		Title:     http.StatusText(status),
+		Status:    status,
+		Instance:  r.URL.Path,
+		RequestID: middleware.GetReqID(r.Context()),
+	}
+	var ve *derrors.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		p.Detail = "the request has invalid fields; see fields"
+		p.Fields = ve.Fields
+	case status == http.StatusInternalServerError:
+		p.Detail = "internal error; quote the request id when reporting it"
+		if e.Log != nil {
+			e.Log.ErrorContext(r.Context(), "internal error", "err", err, "request_id", p.RequestID,
+				"method", r.Method, "path", r.URL.Path)
+		}
+	default:
+		p.Detail = publicMessage(err)
+	}
+	WriteProblem(w, p)
+}
+
+// publicMessage is the error text without the wrapped sentinel's suffix.
+func publicMessage(err error) string {
+	msg := err.Error()
+	for _, s := range []error{derrors.Invalid, derrors.NotFound, derrors.Conflict, derrors.Unauthorized,
+		derrors.Forbidden, derrors.Unavailable, derrors.TooLarge} {
+		msg = strings.TrimSuffix(msg, ": "+s.Error())
+	}
+	return msg
+}
+
+// WriteProblem writes p as application/problem+json.
+func WriteProblem(w http.ResponseWriter, p Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// JSON writes v as a JSON response with the given status.
+func JSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// Decode reads one JSON value from r's body into v, refusing unknown fields,
+// trailing data and bodies over max bytes. Its errors wrap derrors.Invalid
+// (or derrors.TooLarge) and say where the body is wrong.
+func Decode(r *http.Request, max int64, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return fmt.Errorf("Content-Type must be application/json, not %q: %w", ct, derrors.Invalid)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("request body over %d bytes: %w", max, derrors.TooLarge)
+		}
+		return fmt.Errorf("reading request body: %w", derrors.Invalid)
+	}
+	return DecodeBytes(body, v)
+}
+
+// DecodeBytes is Decode for a body already read.
+func DecodeBytes(body []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return describeJSONError(body, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("body has data after the JSON value: %w", derrors.Invalid)
+	}
+	return nil
+}
+
+func describeJSONError(body []byte, err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("body is empty; send a JSON object: %w", derrors.Invalid)
+	case errors.As(err, &se):
+		return fmt.Errorf("malformed JSON at byte %d: %s: %w", se.Offset, se.Error(), derrors.Invalid)
+	case errors.As(err, &te):
+		ve := &derrors.ValidationError{}
+		field := te.Field
+		if field == "" {
+			field = "(body)"
+		}
+		ve.Add(field, "must be %s, not JSON %s", te.Type.String(), te.Value)
+		return ve
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		ve := &derrors.ValidationError{}
+		ve.Add(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
+		return ve
+	default:
+		return fmt.Errorf("malformed JSON: %s: %w", err.Error(), derrors.Invalid)
+	}
+}
