@@ -180,7 +180,7 @@ cluster_dir() {
 	echo "$dir"
 }
 
-runpg() { "${RUNAS[@]}" "$@"; }
+runpg() { (cd / && "${RUNAS[@]}" "$@"); }
 
 start_cluster() {
 	local bindir="$1" dir="$2" base sock
