@@ -30,8 +30,12 @@ db-status: ## say where the local PostgreSQL lives and whether it runs
 
 run: build ## start the database, migrate, seed the demo on first run, and serve on :8080
 	@url="$$($(DEVDB) ensure)" && export DATABASE_URL="$$url" && \
-	echo "DATABASE_URL=$$url" && \
-	exec ./$(BIN) serve
+	mkdir -p .data && \
+	./$(BIN) seed --keys-file .data/demo-keys.env >/dev/null && \
+	echo && echo "omnitriage: DATABASE_URL=$$url" && \
+	echo "omnitriage: open http://localhost:$${LISTEN_ADDR##*:}/readyz (API under /v1; see README)" && \
+	if [ -f .data/demo-keys.env ]; then echo "omnitriage: demo API keys (from .data/demo-keys.env):"; sed 's/^/    /' .data/demo-keys.env; fi && \
+	echo && exec ./$(BIN) serve
 
 vet: ## go vet
 	$(GO) vet ./...

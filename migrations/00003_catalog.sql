@@ -37,6 +37,7 @@ CREATE TABLE location_load (
     location_id bigint  NOT NULL REFERENCES locations(id),
     day         date    NOT NULL,
     orders      integer NOT NULL DEFAULT 0 CHECK (orders >= 0),
+    capacity    integer NOT NULL DEFAULT 0, -- the location's daily_capacity when the day began; 0: unlimited
     PRIMARY KEY (location_id, day)
 );
 

@@ -38,6 +38,9 @@ func commands() map[string]command {
 		"migrate": {"apply, roll back or list database migrations (up|down|status)", runMigrate},
 		"apikey":  {"create, list or revoke API keys (create|list|revoke)", runAPIKey},
 		"version": {"print the version", runVersion},
+		"seed":    {"create the demo retailer (locations, SKUs, stock, channels, demo API keys)", runSeed},
+		"bench":   {"measure order capture over HTTP against raw SQL on this machine", runBench},
+		"eval":    {"measure the models on labelled data (classify)", runEval},
 	}
 }
 

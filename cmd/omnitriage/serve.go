@@ -16,11 +16,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/robfig/cron/v3"
 
 	"github.com/omnitriage/omnitriage/internal/auth"
 	"github.com/omnitriage/omnitriage/internal/config"
 	"github.com/omnitriage/omnitriage/internal/database"
 	"github.com/omnitriage/omnitriage/internal/web"
+	"github.com/omnitriage/omnitriage/orchestration"
+	"github.com/omnitriage/omnitriage/rules"
 )
 
 func runServe(ctx context.Context, env *environment, args []string) error {
@@ -52,6 +55,9 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if err := a.startBackground(ctx); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listening on LISTEN_ADDR=%s (is another server using the port? set LISTEN_ADDR): %w", cfg.ListenAddr, err)
@@ -68,6 +74,8 @@ type app struct {
 	pool    *pgxpool.Pool
 	reg     *prometheus.Registry
 	keys    *auth.Store
+	policy  *rules.Policy
+	orch    *orchestration.Service
 	errs    web.Errors
 	router  chi.Router
 	closers []func()
@@ -77,6 +85,15 @@ type app struct {
 func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *prometheus.Registry) (*app, error) {
 	a := &app{cfg: cfg, log: log, pool: pool, reg: reg, errs: web.Errors{Log: log}}
 	a.keys = auth.NewStore(pool, 30*time.Second, nil)
+	pol, err := loadPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.policy = pol
+	a.orch, err = orchestration.NewService(pool, orchestration.Config{Log: log, Policy: func() *rules.Policy { return a.policy }})
+	if err != nil {
+		return nil, err
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newPoolCollector(pool))
 	metrics := web.NewMetrics(reg)
@@ -96,9 +113,41 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 		v1.Use(limitBody(cfg.MaxBodyBytes))
 		v1.With(guard.Require(auth.Roles...)).Get("/whoami", a.errs.H(a.handleWhoami))
 		v1.With(guard.Require(auth.Admin)).Get("/apikeys", a.errs.H(a.handleListKeys))
+		orchestration.NewHandlers(a.orch, a.errs, guard, cfg.MaxBodyBytes).Register(v1)
 	})
 	a.router = r
 	return a, nil
+}
+
+// loadPolicy reads POLICY_FILE, or the built-in policy when it is unset.
+func loadPolicy(cfg config.Config) (*rules.Policy, error) {
+	if cfg.PolicyFile == "" {
+		return rules.Default()
+	}
+	p, err := rules.LoadFile(cfg.PolicyFile)
+	if err != nil {
+		return nil, fmt.Errorf("POLICY_FILE: %w", err)
+	}
+	return p, nil
+}
+
+// startBackground runs the periodic work: expiring holds.
+func (a *app) startBackground(ctx context.Context) error {
+	c := cron.New(cron.WithLogger(cron.DiscardLogger))
+	_, err := c.AddFunc("@every 15s", func() {
+		n, err := a.orch.ExpireHolds(ctx, 1000)
+		if err != nil {
+			a.log.Error("expiring holds", "err", err)
+		} else if n > 0 {
+			a.log.Info("expired holds", "count", n)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	c.Start()
+	a.closers = append(a.closers, func() { <-c.Stop().Done() })
+	return nil
 }
 
 // Close releases what the app started.

@@ -108,18 +108,27 @@ func JSON(w http.ResponseWriter, status int, v any) error {
 // trailing data and bodies over max bytes. Its errors wrap derrors.Invalid
 // (or derrors.TooLarge) and say where the body is wrong.
 func Decode(r *http.Request, max int64, v any) error {
+	body, err := ReadBody(r, max)
+	if err != nil {
+		return err
+	}
+	return DecodeBytes(body, v)
+}
+
+// ReadBody reads r's JSON body, refusing other content types and bodies over max bytes.
+func ReadBody(r *http.Request, max int64) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return fmt.Errorf("Content-Type must be application/json, not %q: %w", ct, derrors.Invalid)
+		return nil, fmt.Errorf("Content-Type must be application/json, not %q: %w", ct, derrors.Invalid)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, max))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return fmt.Errorf("request body over %d bytes: %w", max, derrors.TooLarge)
+			return nil, fmt.Errorf("request body over %d bytes: %w", max, derrors.TooLarge)
 		}
-		return fmt.Errorf("reading request body: %w", derrors.Invalid)
+		return nil, fmt.Errorf("reading request body: %w", derrors.Invalid)
 	}
-	return DecodeBytes(body, v)
+	return body, nil
 }
 
 // DecodeBytes is Decode for a body already read.

@@ -1,0 +1,11 @@
+package main
+
+import "context"
+
+func runEval(ctx context.Context, env *environment, args []string) error {
+	return subcommand(ctx, env, "eval", args, map[string]command{
+		"classify": {"cause classifier: accuracy, macro-F1, calibration, coverage at a target precision", func(ctx context.Context, env *environment, args []string) error {
+			return runEvalClassify(ctx, args, env.stdout, env.stderr)
+		}},
+	})
+}

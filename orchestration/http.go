@@ -1,0 +1,219 @@
+package orchestration
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/omnitriage/omnitriage/internal/auth"
+	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/internal/web"
+)
+
+// Handlers serves the orchestration core's /v1 API.
+type Handlers struct {
+	svc     *Service
+	errs    web.Errors
+	guard   auth.Middleware
+	maxBody int64
+}
+
+// NewHandlers returns the API handlers over svc.
+func NewHandlers(svc *Service, errs web.Errors, guard auth.Middleware, maxBody int64) *Handlers {
+	return &Handlers{svc: svc, errs: errs, guard: guard, maxBody: maxBody}
+}
+
+// Register mounts every orchestration route on r (the /v1 router), each with
+// the roles it allows. Admin may always.
+func (h *Handlers) Register(r chi.Router) {
+	e := h.errs.H
+	machine := h.guard.Require(auth.Orchestrator)
+	readers := h.guard.Require(auth.Orchestrator, auth.Support, auth.Engineer)
+	admin := h.guard.Require(auth.Admin)
+
+	r.With(machine).Post("/orders", e(h.handleCaptureOrder))
+	r.With(readers).Get("/orders/{id}", e(h.handleGetOrder))
+	r.With(readers).Get("/orders/{id}/sourcing", e(h.handleGetSourcing))
+	r.With(machine).Post("/orders/{id}/cancel", e(h.handleCancelOrder))
+	r.With(machine).Patch("/orders/{id}", e(h.handleEditOrder))
+
+	r.With(machine).Post("/inventory/adjustments", e(h.handleAdjustInventory))
+	r.With(readers).Get("/stock", e(h.handleGetStock))
+	r.With(machine).Post("/reservations", e(h.handleCreateHold))
+	r.With(machine).Delete("/reservations/{id}", e(h.handleReleaseHold))
+
+	r.With(readers).Get("/channels", e(h.handleListChannels))
+	r.With(admin).Post("/channels", e(h.handlePutChannel))
+	r.With(readers).Get("/locations", e(h.handleListLocations))
+	r.With(readers).Get("/locations/{code}", e(h.handleGetLocation))
+	r.With(admin).Post("/locations", e(h.handlePutLocation))
+	r.With(readers).Get("/skus", e(h.handleListSKUs))
+	r.With(readers).Get("/skus/{code}", e(h.handleGetSKU))
+	r.With(admin).Post("/skus", e(h.handlePutSKU))
+}
+
+func actor(r *http.Request) string {
+	if p, ok := auth.FromContext(r.Context()); ok {
+		return fmt.Sprintf("%s:%s", p.Role, p.Name)
+	}
+	return "anonymous"
+}
+
+func pathUUID(r *http.Request, name string) (uuid.UUID, error) {
+	id, err := uuid.Parse(chi.URLParam(r, name))
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("%s %q is not a UUID: %w", name, chi.URLParam(r, name), derrors.NotFound)
+	}
+	return id, nil
+}
+
+// idempotency reads the Idempotency-Key header; the key is scoped to the
+// caller's API key and the route.
+func idempotency(r *http.Request, body []byte) (*Idempotency, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		return nil, nil
+	}
+	if len(key) > 255 || strings.ContainsAny(key, "\r\n") {
+		ve := &derrors.ValidationError{}
+		ve.Add("Idempotency-Key", "at most 255 printable characters")
+		return nil, ve
+	}
+	p, _ := auth.FromContext(r.Context())
+	return &Idempotency{Scope: fmt.Sprintf("%d %s %s", p.KeyID, r.Method, chi.RouteContext(r.Context()).RoutePattern()), Key: key, Body: body}, nil
+}
+
+func (h *Handlers) handleCaptureOrder(w http.ResponseWriter, r *http.Request) error {
+	body, err := web.ReadBody(r, h.maxBody)
+	if err != nil {
+		return err
+	}
+	var req CaptureRequest
+	if err := web.DecodeBytes(body, &req); err != nil {
+		return err
+	}
+	idem, err := idempotency(r, body)
+	if err != nil {
+		return err
+	}
+	res, err := h.svc.Capture(r.Context(), actor(r), idem, req)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/orders/"+res.Order.ID.String())
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(res.Status)
+		_, err := w.Write(append(res.Response, '\n'))
+		return err
+	}
+	status := http.StatusCreated
+	if !res.Created {
+		status = http.StatusOK // the channel sent this order before
+	}
+	return web.JSON(w, status, res.Order)
+}
+
+func (h *Handlers) handleGetOrder(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		return err
+	}
+	o, err := h.svc.GetOrder(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusOK, o)
+}
+
+func (h *Handlers) handleGetSourcing(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		return err
+	}
+	plans, err := h.svc.SourcingPlans(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusOK, map[string]any{"order_id": id, "plans": plans})
+}
+
+func (h *Handlers) handleCancelOrder(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req CancelRequest
+	if err := web.Decode(r, h.maxBody, &req); err != nil {
+		return err
+	}
+	o, err := h.svc.Cancel(r.Context(), actor(r), id, req)
+	if err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusOK, o)
+}
+
+func (h *Handlers) handleEditOrder(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req EditRequest
+	if err := web.Decode(r, h.maxBody, &req); err != nil {
+		return err
+	}
+	o, err := h.svc.Edit(r.Context(), actor(r), id, req)
+	if err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusOK, o)
+}
+
+func (h *Handlers) handleAdjustInventory(w http.ResponseWriter, r *http.Request) error {
+	var b AdjustmentBatch
+	if err := web.Decode(r, h.maxBody, &b); err != nil {
+		return err
+	}
+	res, err := h.svc.AdjustInventory(r.Context(), actor(r), b)
+	if err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusOK, res)
+}
+
+func (h *Handlers) handleGetStock(w http.ResponseWriter, r *http.Request) error {
+	st, err := h.svc.StockOf(r.Context(), r.URL.Query().Get("sku"), r.URL.Query().Get("location"))
+	if err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusOK, map[string]any{"stock": st})
+}
+
+func (h *Handlers) handleCreateHold(w http.ResponseWriter, r *http.Request) error {
+	var req HoldRequest
+	if err := web.Decode(r, h.maxBody, &req); err != nil {
+		return err
+	}
+	hold, err := h.svc.Hold(r.Context(), actor(r), req)
+	if err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusCreated, hold)
+}
+
+func (h *Handlers) handleReleaseHold(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := h.svc.ReleaseHold(r.Context(), actor(r), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,159 @@
+// Package orchestration is the order orchestration core: channels, locations,
+// SKUs and stock; reservations; sourcing; order capture, edits and cancels;
+// and the exceptions raised when a step needs a decision.
+//
+// It never imports triage or review. Where it needs a decision from triage it
+// declares the small interface it needs, and cmd wires triage into it.
+package orchestration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/rules"
+)
+
+// Service is the orchestration core over one database.
+type Service struct {
+	pool   *pgxpool.Pool
+	log    *slog.Logger
+	now    func() time.Time
+	policy func() *rules.Policy
+	hook   ExceptionHook
+
+	mu        sync.RWMutex
+	locations map[int64]Location // active and inactive, by id
+	byCode    map[string]int64
+	channels  map[string]Channel // by code
+	loadedAt  time.Time
+}
+
+// Config is what a Service needs besides its pool.
+type Config struct {
+	Log *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Policy returns the policy in force; it may change between calls.
+	Policy func() *rules.Policy
+	// OnException, when set, is called in the transaction of every exception raised.
+	OnException ExceptionHook
+}
+
+// NewService returns the orchestration core over pool.
+func NewService(pool *pgxpool.Pool, cfg Config) (*Service, error) {
+	if cfg.Policy == nil {
+		return nil, errors.New("orchestration.NewService: no policy")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{pool: pool, log: cfg.Log, now: cfg.Now, policy: cfg.Policy, hook: cfg.OnException}, nil
+}
+
+// Pool returns the service's database pool, for packages that join its tables.
+func (s *Service) Pool() *pgxpool.Pool { return s.pool }
+
+// network returns the cached locations and channels, reloading them when
+// older than a few seconds (admin changes made by other processes show up
+// within that time; this process's own changes invalidate at once).
+func (s *Service) network(ctx context.Context) (map[int64]Location, map[string]Channel, error) {
+	s.mu.RLock()
+	fresh := s.locations != nil && s.now().Sub(s.loadedAt) < 5*time.Second
+	locs, chans := s.locations, s.channels
+	s.mu.RUnlock()
+	if fresh {
+		return locs, chans, nil
+	}
+	locList, err := s.ListLocations(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	chanList, err := s.ListChannels(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	locs = make(map[int64]Location, len(locList))
+	byCode := make(map[string]int64, len(locList))
+	for _, l := range locList {
+		locs[l.ID] = l
+		byCode[l.Code] = l.ID
+	}
+	chans = make(map[string]Channel, len(chanList))
+	for _, c := range chanList {
+		chans[c.Code] = c
+	}
+	s.mu.Lock()
+	s.locations, s.byCode, s.channels, s.loadedAt = locs, byCode, chans, s.now()
+	s.mu.Unlock()
+	return locs, chans, nil
+}
+
+// invalidate drops the cached network after an admin change.
+func (s *Service) invalidate() {
+	s.mu.Lock()
+	s.locations = nil
+	s.mu.Unlock()
+}
+
+// locationByCode finds a location in the cache.
+func (s *Service) locationByCode(ctx context.Context, code string) (Location, error) {
+	locs, _, err := s.network(ctx)
+	if err != nil {
+		return Location{}, err
+	}
+	s.mu.RLock()
+	id, ok := s.byCode[code]
+	s.mu.RUnlock()
+	if !ok {
+		return Location{}, fmt.Errorf("location %q: %w", code, derrors.NotFound)
+	}
+	return locs[id], nil
+}
+
+// inTx runs fn in a transaction, retrying on serialization failures and
+// deadlocks, which concurrent reservations may cause.
+func (s *Service) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = pgx.BeginFunc(ctx, s.pool, fn)
+		if !retryable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// retryable reports whether err is a transient conflict worth retrying.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01"
+	}
+	return false
+}
+
+// isCheckFailure reports whether err came from ot_check: a conditional
+// statement found the state changed (too little stock, say).
+func isCheckFailure(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "P0001" && pe.Hint == "omnitriage:check"
+}
+
+// uniqueViolation reports whether err is a unique violation of constraint
+// (any constraint when empty).
+func uniqueViolation(err error, constraint string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && (constraint == "" || pe.ConstraintName == constraint)
+}
