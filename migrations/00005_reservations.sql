@@ -47,7 +47,7 @@ CREATE TABLE sourcing_plans (
     policy_version text        NOT NULL,
     rule_group     text        NOT NULL,
     complete       boolean     NOT NULL,
-    plan           jsonb       NOT NULL,
+    plan           json        NOT NULL, -- json, not jsonb: written on every capture, read rarely
     created_at     timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX sourcing_plans_order_idx ON sourcing_plans (order_id, id);

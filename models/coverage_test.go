@@ -6,12 +6,11 @@ import (
 	"testing"
 )
 
-// Five predictions: two at 0.9 (both right), then 0.8 (wrong), 0.7
-// (right), 0.6 (wrong).
-var (
-	covConf    = []float64{0.9, 0.8, 0.9, 0.7, 0.6}
-	covCorrect = []bool{true, false, true, true, false}
-)
+// coverageData is five predictions: two at 0.9 (both right), then 0.8
+// (wrong), 0.7 (right), 0.6 (wrong).
+func coverageData() ([]float64, []bool) {
+	return []float64{0.9, 0.8, 0.9, 0.7, 0.6}, []bool{true, false, true, true, false}
+}
 
 func pointEqual(a, b OperatingPoint) bool {
 	return near(a.Threshold, b.Threshold) && a.Accepted == b.Accepted && a.Total == b.Total &&
@@ -20,6 +19,7 @@ func pointEqual(a, b OperatingPoint) bool {
 
 func TestRiskCoverage(t *testing.T) {
 	t.Parallel()
+	covConf, covCorrect := coverageData()
 	got, err := RiskCoverage(covConf, covCorrect)
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +45,7 @@ func TestRiskCoverage(t *testing.T) {
 
 func TestCoverageAtPrecision(t *testing.T) {
 	t.Parallel()
+	covConf, covCorrect := coverageData()
 	tests := []struct {
 		conf    []float64
 		correct []bool
@@ -75,6 +76,7 @@ func TestCoverageAtPrecision(t *testing.T) {
 
 func TestPrecisionAtCoverage(t *testing.T) {
 	t.Parallel()
+	covConf, covCorrect := coverageData()
 	tests := []struct {
 		coverage      float64
 		wantThreshold float64
@@ -100,6 +102,7 @@ func TestPrecisionAtCoverage(t *testing.T) {
 
 func TestAtThreshold(t *testing.T) {
 	t.Parallel()
+	covConf, covCorrect := coverageData()
 	tests := []struct {
 		threshold float64
 		want      OperatingPoint

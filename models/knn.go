@@ -95,12 +95,13 @@ func Vote(neigh []Neighbor, opts VoteOptions) (label string, score float64, dist
 	if total == 0 {
 		return "", 0, dist
 	}
+	found := false
 	for l, w := range dist {
 		dist[l] = w / total
 		switch {
-		case label == "", dist[l] > score,
+		case !found, dist[l] > score,
 			dist[l] == score && (best[l] > best[label] || best[l] == best[label] && l < label):
-			label, score = l, dist[l]
+			label, score, found = l, dist[l], true
 		}
 	}
 	return label, score, dist

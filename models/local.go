@@ -38,7 +38,8 @@ type LocalEmbedder struct {
 }
 
 // localScratch is the per-call working memory, pooled so embedding a text
-// allocates nothing beyond its output vector.
+// allocates no more than its output vector (and a lower-cased copy when the
+// text has capitals).
 type localScratch struct {
 	m     masker
 	feats []uint64
@@ -73,7 +74,10 @@ func (e *LocalEmbedder) Embed(ctx context.Context, texts []string) ([][]float32,
 	backing := make([]float32, len(texts)*e.dim)
 	out := make([][]float32, len(texts))
 	s := e.scratch.Get().(*localScratch)
-	defer e.scratch.Put(s)
+	defer func() {
+		clear(s.m.toks) // drop references to the texts before pooling
+		e.scratch.Put(s)
+	}()
 	for i, text := range texts {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {

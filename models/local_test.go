@@ -81,7 +81,7 @@ func TestLocalEmbedUnitOrZero(t *testing.T) {
 
 func TestLocalEmbedDeterministic(t *testing.T) {
 	t.Parallel()
-	texts := append([]string{}, benchTexts...)
+	texts := benchTexts()
 	a, err := NewLocalEmbedder(0).Embed(context.Background(), texts)
 	if err != nil {
 		t.Fatal(err)

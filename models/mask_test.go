@@ -80,7 +80,7 @@ func TestMaskIdempotent(t *testing.T) {
 }
 
 func FuzzMask(f *testing.F) {
-	for _, s := range benchTexts {
+	for _, s := range benchTexts() {
 		f.Add(s)
 	}
 	f.Add("#-- $ € 1/2/ 12:3 a@b. -")

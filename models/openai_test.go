@@ -152,6 +152,7 @@ func TestOpenAIEmbedRequestDimensions(t *testing.T) {
 
 func TestOpenAIEmbedRetries(t *testing.T) {
 	t.Parallel()
+	errAny := errors.New("any error") // stands for "some error" in the table
 	tests := []struct {
 		name         string
 		maxRetries   int
@@ -269,9 +270,6 @@ func TestOpenAIEmbedRetries(t *testing.T) {
 		})
 	}
 }
-
-// errAny stands for "some error" in test tables.
-var errAny = errors.New("any error")
 
 func TestOpenAIEmbedTimeout(t *testing.T) {
 	t.Parallel()

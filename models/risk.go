@@ -49,12 +49,18 @@ type RiskOptions struct {
 // a hash of everything that affects a score, so two models with the same
 // version score alike.
 type RiskModel struct {
-	Name        string             `json:"name"`
-	Version     string             `json:"version"`
-	Features    []Feature          `json:"features"`
-	Model       LogisticRegression `json:"model"`
-	Calibration Calibration        `json:"calibration"`
-	TopK        int                `json:"top_k"`
+	// Name says what is predicted, e.g. "stockout".
+	Name string `json:"name"`
+	// Version is ComputeVersion() of the rest; stored decisions cite it.
+	Version string `json:"version"`
+	// Features are the inputs, in the order of a row's values.
+	Features []Feature `json:"features"`
+	// Model gives the uncalibrated log-odds.
+	Model LogisticRegression `json:"model"`
+	// Calibration maps the log-odds to a probability.
+	Calibration Calibration `json:"calibration"`
+	// TopK is how many factors Score returns.
+	TopK int `json:"top_k"`
 
 	describe map[string]DescribeFunc // not stored: code, set after loading
 }

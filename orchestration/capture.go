@@ -156,11 +156,16 @@ type skuRow struct {
 // loadSKUs reads the SKUs by code with their stock, and today's load of every
 // location, in one round trip.
 func loadSKUs(ctx context.Context, q querier, codes []string) (map[string]*skuRow, map[loadKey]int, error) {
-	rows, err := q.Query(ctx, `
+	b := &pgx.Batch{}
+	b.Queue(`
 		SELECT k.id, k.code, k.name, k.price::float8, k.cost::float8, k.weight_kg::float8, k.active,
 			st.location_id, st.on_hand, st.reserved, st.safety_stock
 		FROM skus k LEFT JOIN stock st ON st.sku_id = k.id
 		WHERE k.code = ANY($1)`, codes)
+	b.Queue(`SELECT location_id, day, orders FROM location_load WHERE day >= current_date - 1`)
+	br := q.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -186,7 +191,7 @@ func loadSKUs(ctx context.Context, q querier, codes []string) (map[string]*skuRo
 		return nil, nil, err
 	}
 	load := map[loadKey]int{}
-	lrows, err := q.Query(ctx, `SELECT location_id, day, orders FROM location_load WHERE day >= current_date - 1`)
+	lrows, err := br.Query()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -207,39 +212,41 @@ type loadKey struct {
 
 // localDay is the calendar day at the location at t.
 func localDay(l Location, t time.Time) time.Time {
-	tz, err := time.LoadLocation(l.Timezone)
-	if err != nil {
-		tz = time.UTC
-	}
-	y, m, d := t.In(tz).Date()
+	y, m, d := t.In(l.zone()).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// candidates builds the planner's view of the network.
-func candidates(locs map[int64]Location, skus map[string]*skuRow, load map[loadKey]int, now time.Time) []SourcingCandidate {
-	out := make([]SourcingCandidate, 0, len(locs))
+// candidates builds the planner's view of the network: the active locations
+// that hold some available stock of the order's SKUs (or the pickup location).
+// The others could fill nothing; leaving them out keeps planning and the
+// stored explanation small. It also returns how many were left out.
+func candidates(locs map[int64]Location, skus map[string]*skuRow, load map[loadKey]int, now time.Time, pickupID int64) ([]SourcingCandidate, int) {
+	out := make([]SourcingCandidate, 0, 16)
+	skipped := 0
 	for _, l := range locs {
 		if !l.Active {
 			continue
 		}
-		tz, err := time.LoadLocation(l.Timezone)
-		if err != nil {
-			tz = time.UTC
-		}
-		c := SourcingCandidate{
-			ID: l.ID, Code: l.Code, Kind: l.Kind, Region: l.Region, Lat: l.Lat, Lon: l.Lon,
-			Capabilities: l.capabilities(), DailyCapacity: l.DailyCapacity, OrdersToday: load[loadKey{l.ID, localDay(l, now)}],
-			HandlingCost: l.HandlingCost, HandlingHours: float64(l.HandlingHours), Cutoff: l.Cutoff, TZ: tz,
-			Priority: l.Priority, Active: l.Active, Stock: map[string]StockLevel{},
-		}
+		stock := map[string]StockLevel{}
+		any := false
 		for code, k := range skus {
 			if st, ok := k.stock[l.ID]; ok {
-				c.Stock[code] = st
+				stock[code] = st
+				any = any || Available(st, 0) > 0
 			}
 		}
-		out = append(out, c)
+		if !any && l.ID != pickupID {
+			skipped++
+			continue
+		}
+		out = append(out, SourcingCandidate{
+			ID: l.ID, Code: l.Code, Kind: l.Kind, Region: l.Region, Lat: l.Lat, Lon: l.Lon,
+			Capabilities: l.capabilities(), DailyCapacity: l.DailyCapacity, OrdersToday: load[loadKey{l.ID, localDay(l, now)}],
+			HandlingCost: l.HandlingCost, HandlingHours: float64(l.HandlingHours), Cutoff: l.Cutoff, TZ: l.zone(),
+			Priority: l.Priority, Active: l.Active, Stock: stock,
+		})
 	}
-	return out
+	return out, skipped
 }
 
 // draftOrder is everything one capture writes, built before the transaction.
@@ -323,9 +330,9 @@ func (r reservation) queue(b *pgx.Batch, actor, reason string) {
 	b.Queue(ReserveSQL, r.ids, r.skuIDs, r.locIDs, r.qtys, lineIDs, r.bss, r.kind, r.orderID, r.ref, r.expiresAt, actor, reason)
 }
 
-// loadSQL counts an order against each sourcing location's daily capacity,
+// LoadSQL counts an order against each sourcing location's daily capacity,
 // refusing (through ot_check) when a location is full.
-const loadSQL = `
+const LoadSQL = `
 WITH l AS (
 	SELECT * FROM unnest($1::bigint[], $2::date[], $3::int[]) AS l(location_id, day, capacity)
 ), up AS (
@@ -347,7 +354,7 @@ func queueLoads(b *pgx.Batch, loads []loadRow) {
 	for i, l := range loads {
 		ids[i], days[i], caps[i] = l.loc, l.day, int32(l.capacity)
 	}
-	b.Queue(loadSQL, ids, days, caps)
+	b.Queue(LoadSQL, ids, days, caps)
 }
 
 func (s *Service) captureOnce(ctx context.Context, actor string, idem *Idempotency, hash [32]byte,
@@ -377,25 +384,34 @@ func (s *Service) captureOnce(ctx context.Context, actor string, idem *Idempoten
 	if err != nil {
 		return CaptureResult{}, err
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		if idem != nil {
-			b.Queue(`WITH ins AS (
-				INSERT INTO idempotency_keys (scope, key, request_hash, status, response) VALUES ($1, $2, $3, 201, $4)
-				ON CONFLICT DO NOTHING RETURNING 1)
-				SELECT ot_check(EXISTS (SELECT 1 FROM ins), 'idempotency_key_used')`, idem.Scope, idem.Key, hash[:], resp)
-		}
-		s.queueOrder(b, d, actor)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		for _, e := range d.exceptions {
-			if _, err := s.raise(ctx, tx, e); err != nil {
+	b := &pgx.Batch{}
+	if idem != nil {
+		b.Queue(`WITH ins AS (
+			INSERT INTO idempotency_keys (scope, key, request_hash, status, response) VALUES ($1, $2, $3, 201, $4)
+			ON CONFLICT DO NOTHING RETURNING 1)
+			SELECT ot_check(EXISTS (SELECT 1 FROM ins), 'idempotency_key_used')`, idem.Scope, idem.Key, hash[:], resp)
+	}
+	s.queueOrder(b, d, actor)
+	if len(d.exceptions) == 0 {
+		// The common case in one round trip: a batch is one implicit
+		// transaction, so any failed statement (an ot_check above) rolls
+		// back all of it.
+		err = s.pool.SendBatch(ctx, b).Close()
+	} else {
+		// Exceptions go through raise, which tells the hook inside the
+		// same transaction.
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
 				return err
 			}
-		}
-		return nil
-	})
+			for _, e := range d.exceptions {
+				if _, err := s.raise(ctx, tx, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return CaptureResult{}, err
 	}
@@ -423,10 +439,6 @@ func (s *Service) queueOrder(b *pgx.Batch, d *draftOrder, actor string) {
 		FROM unnest($2::uuid[], $3::int[], $4::bigint[], $5::bigint[], $6::int[], $7::numeric[], $8::text[])
 			AS l(id, line_no, sku_id, ordered_sku_id, qty, unit_price, status)`,
 		o.ID, ids, nos, d.lineSKU, d.lineOrd, qtys, prices, sts, o.CreatedAt)
-	if len(d.reserve.ids) > 0 {
-		d.reserve.queue(b, actor, "order "+o.ExternalID)
-	}
-	queueLoads(b, d.loads)
 	planJSON, _ := json.Marshal(d.plan)
 	b.Queue(`INSERT INTO sourcing_plans (order_id, policy_version, rule_group, complete, plan, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, o.ID, d.plan.PolicyVersion, d.plan.RuleGroup, d.plan.Complete(), planJSON, o.CreatedAt)
@@ -435,6 +447,12 @@ func (s *Service) queueOrder(b *pgx.Batch, d *draftOrder, actor string) {
 	b.Queue(`INSERT INTO order_events (order_id, kind, to_status, actor, reason, correlation_id, data, created_at)
 		VALUES ($1, 'captured', $2, $3, $4, $5, $6, $7)`, o.ID, o.Status, actor, d.plan.Explanation.Summary,
 		o.ExternalID, data, o.CreatedAt)
+	// The contended rows (stock, daily load) last: their locks are held until
+	// the commit that follows at once.
+	if len(d.reserve.ids) > 0 {
+		d.reserve.queue(b, actor, "order "+o.ExternalID)
+	}
+	queueLoads(b, d.loads)
 }
 
 // draft sources the order and builds every row it will write.
@@ -472,9 +490,13 @@ func (s *Service) draft(req CaptureRequest, ch Channel, pickupID int64, locs map
 		pr.Lines = append(pr.Lines, PlanLine{LineID: l.ID.String(), SKU: in.SKU, Qty: in.Qty, UnitPrice: price, UnitCost: k.Cost})
 	}
 	o.Total = math.Round(o.Total*100) / 100
-	plan, err := PlanSourcing(pol, pr, candidates(locs, skus, load, now))
+	cands, skipped := candidates(locs, skus, load, now, pickupID)
+	plan, err := PlanSourcing(pol, pr, cands)
 	if err != nil {
 		return nil, fmt.Errorf("sourcing: %w", err)
+	}
+	if skipped > 0 {
+		plan.Explanation.Summary += fmt.Sprintf(" (%d other locations hold none of these SKUs and were not considered)", skipped)
 	}
 	d.plan = plan
 	o.RuleGroup = plan.RuleGroup

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 )
@@ -392,4 +393,24 @@ func TestHoldsExpire(t *testing.T) {
 		t.Errorf("ReleaseHold(expired) = %v, want nil (no-op)", err)
 	}
 	checkInvariants(t, pool, true)
+}
+
+// TestBatchIsAtomic pins the property the one-round-trip capture relies on:
+// a batch sent outside a transaction runs as one implicit transaction, so a
+// failing check undoes the statements before it.
+func TestBatchIsAtomic(t *testing.T) {
+	t.Parallel()
+	svc, pool := newTestService(t)
+	ctx := context.Background()
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO channels (code, name, kind) VALUES ('atomic', 'A', 'web')`)
+	b.Queue(`SELECT ot_check(false, 'stock_changed')`)
+	err := pool.SendBatch(ctx, b).Close()
+	if checkName(err) != checkStock {
+		t.Fatalf("batch error = %v, want the stock_changed check", err)
+	}
+	chans, err := svc.ListChannels(ctx)
+	if err != nil || len(chans) != 0 {
+		t.Errorf("channels after a failed batch = %v, %v; want none", chans, err)
+	}
 }

@@ -75,6 +75,20 @@ type Location struct {
 	Cutoff        string  `json:"cutoff"` // local HH:MM
 	Priority      int     `json:"priority"`
 	Active        bool    `json:"active"`
+
+	tz *time.Location // Timezone, loaded once when the network is cached
+}
+
+// zone is the location's time zone (UTC when unknown).
+func (l Location) zone() *time.Location {
+	if l.tz != nil {
+		return l.tz
+	}
+	tz, err := time.LoadLocation(l.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return tz
 }
 
 var cutoffRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)

@@ -106,6 +106,9 @@ func (h *Handlers) handleCaptureOrder(w http.ResponseWriter, r *http.Request) er
 	w.Header().Set("Location", "/v1/orders/"+res.Order.ID.String())
 	if res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	if res.Response != nil {
+		// The bytes stored for the idempotency key, so a replay is identical.
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(res.Status)
 		_, err := w.Write(append(res.Response, '\n'))

@@ -236,6 +236,7 @@ func (s *Service) GetOrder(ctx context.Context, id uuid.UUID) (_ Order, err erro
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 func getOrder(ctx context.Context, q querier, id uuid.UUID) (Order, error) {

@@ -87,6 +87,7 @@ func (s *Service) network(ctx context.Context) (map[int64]Location, map[string]C
 	locs = make(map[int64]Location, len(locList))
 	byCode := make(map[string]int64, len(locList))
 	for _, l := range locList {
+		l.tz = l.zone()
 		locs[l.ID] = l
 		byCode[l.Code] = l.ID
 	}

@@ -149,53 +149,53 @@ func (c SourcingCandidate) AvailableFor(sku string, brokeringSafetyStock int) in
 type Plan struct {
 	// RuleGroup is the rule group that produced the plan; "" when every group passed the
 	// order on and the policy's fallback applied.
-	RuleGroup     string
-	PolicyVersion string
-	Assignments   []Assignment
-	Unfilled      []UnfilledLine
+	RuleGroup     string         `json:"rule_group"`
+	PolicyVersion string         `json:"policy_version"`
+	Assignments   []Assignment   `json:"assignments"`
+	Unfilled      []UnfilledLine `json:"unfilled,omitempty"`
 	// Shipments has one entry per sourcing location, in assignment order.
-	Shipments []Shipment
+	Shipments []Shipment `json:"shipments,omitempty"`
 	// BrokeringSafetyStock is what the rule group held back; pass it to Available when
 	// re-checking assignments.
-	BrokeringSafetyStock int
-	ShippingCost         float64
-	HandlingCost         float64
-	SplitPenalty         float64
-	TotalCost            float64 // shipping + handling + split penalty
-	Revenue              float64 // of the assigned quantities
-	Margin               float64 // revenue − unit cost of assigned quantities − TotalCost
-	Explanation          Explanation
+	BrokeringSafetyStock int         `json:"brokering_safety_stock,omitempty"`
+	ShippingCost         float64     `json:"shipping_cost,omitempty"`
+	HandlingCost         float64     `json:"handling_cost,omitempty"`
+	SplitPenalty         float64     `json:"split_penalty,omitempty"`
+	TotalCost            float64     `json:"total_cost,omitempty"` // shipping + handling + split penalty
+	Revenue              float64     `json:"revenue,omitempty"`    // of the assigned quantities
+	Margin               float64     `json:"margin,omitempty"`     // revenue − unit cost of assigned quantities − TotalCost
+	Explanation          Explanation `json:"explanation,omitempty"`
 }
 
 // Assignment is a quantity of one line sourced from one location.
 type Assignment struct {
-	LineID     string
-	SKU        string // the SKU sourced (after a forced substitute)
-	OrderedSKU string // the SKU on the line
-	LocationID int64
-	Qty        int
+	LineID     string `json:"line_id,omitempty"`
+	SKU        string `json:"sku,omitempty"`         // the SKU sourced (after a forced substitute)
+	OrderedSKU string `json:"ordered_sku,omitempty"` // the SKU on the line
+	LocationID int64  `json:"location_id,omitempty"`
+	Qty        int    `json:"qty,omitempty"`
 }
 
 // UnfilledLine is a quantity the plan could not source and what happens to it.
 type UnfilledLine struct {
-	LineID string
-	SKU    string
-	Qty    int
-	Action string // rules.UnfillableBackorder or rules.UnfillableReject
-	Reason string
+	LineID string `json:"line_id,omitempty"`
+	SKU    string `json:"sku,omitempty"`
+	Qty    int    `json:"qty,omitempty"`
+	Action string `json:"action,omitempty"` // rules.UnfillableBackorder or rules.UnfillableReject
+	Reason string `json:"reason,omitempty"`
 }
 
 // Shipment is what one location sends.
 type Shipment struct {
-	LocationID   int64
-	Units        int
-	DistanceKm   float64
-	TransitDays  int
-	ReadyAt      time.Time // handling done, in the location's time zone
-	PromiseDate  time.Time // estimated delivery (or pickup readiness)
-	Late         bool      // PromiseDate is after the request's PromisedBy
-	ShippingCost float64
-	HandlingCost float64
+	LocationID   int64     `json:"location_id,omitempty"`
+	Units        int       `json:"units,omitempty"`
+	DistanceKm   float64   `json:"distance_km,omitempty"`
+	TransitDays  int       `json:"transit_days,omitempty"`
+	ReadyAt      time.Time `json:"ready_at,omitempty"`     // handling done, in the location's time zone
+	PromiseDate  time.Time `json:"promise_date,omitempty"` // estimated delivery (or pickup readiness)
+	Late         bool      `json:"late,omitempty"`         // PromiseDate is after the request's PromisedBy
+	ShippingCost float64   `json:"shipping_cost,omitempty"`
+	HandlingCost float64   `json:"handling_cost,omitempty"`
 }
 
 // Complete reports whether every line was sourced in full.
@@ -212,52 +212,52 @@ func (p Plan) LocationIDs() []int64 {
 
 // Explanation records why the srcPlanner chose what it chose, group by group.
 type Explanation struct {
-	Groups  []GroupTrace
-	Summary string
+	Groups  []GroupTrace `json:"groups,omitempty"`
+	Summary string       `json:"summary,omitempty"`
 }
 
 // GroupTrace is one rule group the srcPlanner tried.
 type GroupTrace struct {
-	Group      string
-	Unfillable string
+	Group      string `json:"group,omitempty"`
+	Unfillable string `json:"unfillable,omitempty"`
 	// Candidates lists the locations that passed, best first, then those filtered out,
 	// by id.
-	Candidates []CandidateTrace
-	Single     string // the best single-location plan, if any
-	Split      string // the greedy split plan, if the group allows splitting
-	Outcome    string
-	Used       bool // this group produced the plan
+	Candidates []CandidateTrace `json:"candidates,omitempty"`
+	Single     string           `json:"single,omitempty"` // the best single-location plan, if any
+	Split      string           `json:"split,omitempty"`  // the greedy split plan, if the group allows splitting
+	Outcome    string           `json:"outcome,omitempty"`
+	Used       bool             `json:"used,omitempty"` // this group produced the plan
 }
 
 // CandidateTrace is one location as one rule group saw it.
 type CandidateTrace struct {
-	LocationID int64
-	Code       string
-	Passed     bool
-	Filters    []FilterCheck
-	Keys       []SortKeyValue
-	Score      float64
-	Rank       int // 1 is best; 0 when filtered out
-	FillsAll   bool
-	Late       bool
-	Chosen     bool
-	Why        string
+	LocationID int64          `json:"location_id,omitempty"`
+	Code       string         `json:"code,omitempty"`
+	Passed     bool           `json:"passed,omitempty"`
+	Filters    []FilterCheck  `json:"filters,omitempty"`
+	Keys       []SortKeyValue `json:"keys,omitempty"`
+	Score      float64        `json:"score,omitempty"`
+	Rank       int            `json:"rank,omitempty"` // 1 is best; 0 when filtered out
+	FillsAll   bool           `json:"fills_all,omitempty"`
+	Late       bool           `json:"late,omitempty"`
+	Chosen     bool           `json:"chosen,omitempty"`
+	Why        string         `json:"why,omitempty"`
 }
 
 // FilterCheck is one filter's verdict on one location.
 type FilterCheck struct {
-	Filter string
-	Passed bool
-	Reason string
+	Filter string `json:"filter,omitempty"`
+	Passed bool   `json:"passed,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // SortKeyValue is one sort key of one location and its share of the score.
 type SortKeyValue struct {
-	By           string
-	Direction    string
-	Weight       float64
-	Value        float64
-	Contribution float64
+	By           string  `json:"by,omitempty"`
+	Direction    string  `json:"direction,omitempty"`
+	Weight       float64 `json:"weight,omitempty"`
+	Value        float64 `json:"value,omitempty"`
+	Contribution float64 `json:"contribution,omitempty"`
 }
 
 // PlanSourcing sources req from cands under pol. Matching rule groups are tried in

@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -37,8 +39,20 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	duration := fs.Duration("duration", 10*time.Second, "how long each measurement runs")
 	clientsFlag := fs.String("clients", "8,32", "concurrent clients, comma-separated")
 	seed := fs.Int64("seed", 1, "demo seed")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var clients []int
 	for _, c := range strings.Split(*clientsFlag, ",") {
@@ -158,6 +172,14 @@ func restock(ctx context.Context, svc *orchestration.Service, skus []string) err
 	if err != nil {
 		return err
 	}
+	// Capacity is not what is measured here: lift the daily limits so a long
+	// run never fills a location.
+	for _, l := range locs {
+		l.DailyCapacity = 0
+		if _, err := svc.CreateLocation(ctx, l); err != nil {
+			return err
+		}
+	}
 	var adj []orchestration.Adjustment
 	big := 1_000_000
 	for _, k := range skus {
@@ -275,18 +297,24 @@ func httpCapture(base, key string, skus []string, clients int) func(context.Cont
 	}
 }
 
-// rawCapture issues the capture transaction's statements directly: the order,
-// its lines, the conditional stock updates with reservations and ledger, and
-// the event, pipelined in one batch inside one transaction.
+// rawCapture issues the capture transaction's statements directly, as the
+// service does for an order sourced to one location: the idempotency record
+// with the response, the order, its lines, the stored sourcing plan, the event,
+// the conditional stock updates with reservations and ledger, and the daily
+// load, pipelined in one batch (one implicit transaction). The plan and
+// response bodies are ones the HTTP phase stored, so the payloads match.
 func rawCapture(pool *pgxpool.Pool, skus []string) func(context.Context, int, *rand.Rand, int64) error {
 	var once sync.Once
 	var skuIDs []int64
 	var locID, chanID int64
+	var plan, response []byte
 	return func(ctx context.Context, _ int, rng *rand.Rand, seq int64) error {
 		var err error
 		once.Do(func() {
 			err = pool.QueryRow(ctx, `SELECT (SELECT id FROM channels WHERE code = 'web'),
-				(SELECT min(id) FROM locations WHERE kind = 'warehouse')`).Scan(&chanID, &locID)
+				(SELECT min(id) FROM locations WHERE kind = 'warehouse'),
+				coalesce((SELECT plan::text FROM sourcing_plans ORDER BY id DESC LIMIT 1), '{}'),
+				coalesce((SELECT response FROM idempotency_keys LIMIT 1), '{}')`).Scan(&chanID, &locID, &plan, &response)
 			if err == nil {
 				var rows pgx.Rows
 				rows, err = pool.Query(ctx, `SELECT id FROM skus WHERE code = ANY($1) ORDER BY code`, skus)
@@ -307,16 +335,23 @@ func rawCapture(pool *pgxpool.Pool, skus []string) func(context.Context, int, *r
 			lineIDs[i], resIDs[i] = uuid.New(), uuid.New()
 			ids[i], locs[i], qtys[i], nos[i] = skuIDs[(start+i)%len(skuIDs)], locID, 1, int32(i+1)
 		}
-		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			b := &pgx.Batch{}
-			b.Queue(`INSERT INTO orders (id, channel_id, external_id, status, customer, service_level)
-				VALUES ($1, $2, $3, 'captured', '{}', 'standard')`, orderID, chanID, fmt.Sprintf("raw-%d-%d", time.Now().UnixNano(), seq))
-			b.Queue(`INSERT INTO order_lines (id, order_id, line_no, sku_id, ordered_sku_id, qty, unit_price, status)
-				SELECT id, $1, no, sku, sku, 1, 10, 'allocated' FROM unnest($2::uuid[], $3::int[], $4::bigint[]) AS l(id, no, sku)`,
-				orderID, lineIDs, nos, ids)
-			b.Queue(orchestration.ReserveSQL, resIDs, ids, locs, qtys, lineIDs, 0, "order", orderID, "", nil, "bench", "raw")
-			b.Queue(`INSERT INTO order_events (order_id, kind, to_status, actor) VALUES ($1, 'captured', 'captured', 'bench')`, orderID)
-			return tx.SendBatch(ctx, b).Close()
-		})
+		ext := fmt.Sprintf("raw-%d-%d", time.Now().UnixNano(), seq)
+		now := time.Now()
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO idempotency_keys (scope, key, request_hash, status, response) VALUES ('raw', $1, $2, 201, $3)`,
+			ext, []byte(ext), response)
+		b.Queue(`INSERT INTO orders (id, channel_id, external_id, status, customer, ship_to, service_level, currency, total,
+				promise_date, rule_group, created_at, updated_at)
+			VALUES ($1, $2, $3, 'captured', '{"id":"c1","tier":"standard"}', '{"line1":"1 Bench St","city":"X","country":"US","lat":40.7,"lon":-74}',
+				'standard', 'USD', 30, $4, 'network', $4, $4)`, orderID, chanID, ext, now)
+		b.Queue(`INSERT INTO order_lines (id, order_id, line_no, sku_id, ordered_sku_id, qty, unit_price, status)
+			SELECT id, $1, no, sku, sku, 1, 10, 'allocated' FROM unnest($2::uuid[], $3::int[], $4::bigint[]) AS l(id, no, sku)`,
+			orderID, lineIDs, nos, ids)
+		b.Queue(`INSERT INTO sourcing_plans (order_id, policy_version, rule_group, complete, plan) VALUES ($1, 'raw', 'network', true, $2)`,
+			orderID, string(plan))
+		b.Queue(`INSERT INTO order_events (order_id, kind, to_status, actor, data) VALUES ($1, 'captured', 'captured', 'bench', '{"lines":3}')`, orderID)
+		b.Queue(orchestration.ReserveSQL, resIDs, ids, locs, qtys, lineIDs, 0, "order", orderID, "", nil, "bench", "raw")
+		b.Queue(orchestration.LoadSQL, []int64{locID}, []time.Time{now.UTC().Truncate(24 * time.Hour)}, []int32{0})
+		return pool.SendBatch(ctx, b).Close()
 	}
 }
