@@ -447,6 +447,9 @@ func (s *Service) queueOrder(b *pgx.Batch, d *draftOrder, actor string) {
 	b.Queue(`INSERT INTO order_events (order_id, kind, to_status, actor, reason, correlation_id, data, created_at)
 		VALUES ($1, 'captured', $2, $3, $4, $5, $6, $7)`, o.ID, o.Status, actor, d.plan.Explanation.Summary,
 		o.ExternalID, data, o.CreatedAt)
+	if o.Status == StatusCaptured {
+		queueJob(b, ChecksArgs{OrderID: o.ID}, nil)
+	}
 	// The contended rows (stock, daily load) last: their locks are held until
 	// the commit that follows at once.
 	if len(d.reserve.ids) > 0 {
@@ -516,7 +519,7 @@ func (s *Service) draft(req CaptureRequest, ch Channel, pickupID int64, locs map
 			i := byLine[a.LineID]
 			rid := uuid.New()
 			d.reserve.add(rid, skus[a.SKU].ID, a.LocationID, a.Qty, o.Lines[i].ID)
-			o.Lines[i].Allocations = append(o.Lines[i].Allocations, Allocation{ReservationID: rid, Location: locs[a.LocationID].Code, Qty: a.Qty})
+			o.Lines[i].Allocations = append(o.Lines[i].Allocations, Allocation{ReservationID: rid, Location: locs[a.LocationID].Code, LocationID: a.LocationID, Qty: a.Qty})
 		}
 		for _, sh := range plan.Shipments {
 			l := locs[sh.LocationID]

@@ -13,12 +13,23 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/orchestration/adapter"
 )
 
-// editable reports whether an order in status may still be edited or
-// cancelled: only before release to a location.
+// editable reports whether an order in status may still be edited: only
+// before payment checks and release.
 func editable(status string) bool {
 	return status == StatusCaptured || status == StatusBackordered
+}
+
+// cancellable reports whether an order in status may be cancelled: anything
+// not yet released to a location.
+func cancellable(status string) bool {
+	switch status {
+	case StatusCaptured, StatusBackordered, StatusRejected, StatusAuthorised, StatusOnHold:
+		return true
+	}
+	return false
 }
 
 // CancelRequest cancels some lines of an order (by line number), or the whole
@@ -117,8 +128,8 @@ func (s *Service) Cancel(ctx context.Context, actor string, id uuid.UUID, req Ca
 			out = o
 			return nil
 		}
-		if !editable(o.Status) && o.Status != StatusRejected {
-			return fmt.Errorf("order %s is %s; only orders not yet released can be cancelled here: %w", id, o.Status, derrors.Conflict)
+		if !cancellable(o.Status) {
+			return fmt.Errorf("order %s is %s; only orders not yet released can be cancelled (return shipped lines instead): %w", id, o.Status, derrors.Conflict)
 		}
 		var target []Line
 		for _, l := range o.Lines {
@@ -152,6 +163,16 @@ func (s *Service) Cancel(ctx context.Context, actor string, id uuid.UUID, req Ca
 		if _, err := tx.Exec(ctx, `UPDATE order_lines SET status = 'cancelled', updated_at = now() WHERE id = ANY($1)`, ids); err != nil {
 			return err
 		}
+		// One credit memo per cancelled line, so the ERP sees every line closed.
+		for _, l := range target {
+			lid := l.ID
+			net := round2(float64(l.Qty) * l.UnitPrice)
+			if err := s.post(ctx, tx, "credit_memo", "credit_memo:"+l.ID.String(), o.ID, &lid, adapter.Document{
+				Currency: o.Currency, Reference: reason, Total: net,
+				Lines: []adapter.DocumentLine{{LineID: l.ID, SKU: l.SKU, Qty: l.Qty, Net: net}}}); err != nil {
+				return err
+			}
+		}
 		status := o.Status
 		remaining := 0
 		for _, l := range o.Lines {
@@ -165,6 +186,9 @@ func (s *Service) Cancel(ctx context.Context, actor string, id uuid.UUID, req Ca
 		kind := "lines_cancelled"
 		if status == StatusCancelled {
 			kind = "cancelled"
+			if err := s.notify(ctx, tx, o, "cancellation:"+o.ID.String(), adapter.TemplateCancellation, map[string]any{"reason": reason}); err != nil {
+				return err
+			}
 		}
 		data, _ := json.Marshal(map[string]any{"lines": nos})
 		if err := s.transition(ctx, tx, o, status, kind, actor, reason, data); err != nil {

@@ -214,6 +214,7 @@ type Line struct {
 type Allocation struct {
 	ReservationID uuid.UUID `json:"reservation_id"`
 	Location      string    `json:"location"`
+	LocationID    int64     `json:"location_id"`
 	Qty           int       `json:"qty"`
 }
 
@@ -257,7 +258,7 @@ func getOrder(ctx context.Context, q querier, id uuid.UUID) (Order, error) {
 	}
 	rows, err := q.Query(ctx, `
 		SELECT ol.id, ol.line_no, k.code, ok.code, ol.qty, ol.unit_price::float8, ol.status,
-			coalesce(jsonb_agg(jsonb_build_object('reservation_id', r.id, 'location', l.code, 'qty', r.qty)
+			coalesce(jsonb_agg(jsonb_build_object('reservation_id', r.id, 'location', l.code, 'location_id', l.id, 'qty', r.qty)
 				ORDER BY l.code) FILTER (WHERE r.id IS NOT NULL), '[]')
 		FROM order_lines ol
 		JOIN skus k ON k.id = ol.sku_id

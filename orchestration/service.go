@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/orchestration/adapter"
 	"github.com/omnitriage/omnitriage/rules"
 )
 
@@ -29,6 +30,9 @@ type Service struct {
 	now    func() time.Time
 	policy func() *rules.Policy
 	hook   ExceptionHook
+	sys    adapter.Systems
+
+	trackInterval time.Duration
 
 	mu        sync.RWMutex
 	locations map[int64]Location // active and inactive, by id
@@ -46,6 +50,12 @@ type Config struct {
 	Policy func() *rules.Policy
 	// OnException, when set, is called in the transaction of every exception raised.
 	OnException ExceptionHook
+	// Systems are the outside systems the lifecycle calls; the lifecycle
+	// workers need them, capture does not.
+	Systems adapter.Systems
+	// TrackEvery is how often shipments in transit and pending ERP postings
+	// are polled; 0 means 30 minutes.
+	TrackEvery time.Duration
 }
 
 // NewService returns the orchestration core over pool.
@@ -59,7 +69,7 @@ func NewService(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{pool: pool, log: cfg.Log, now: cfg.Now, policy: cfg.Policy, hook: cfg.OnException}, nil
+	return &Service{pool: pool, log: cfg.Log, now: cfg.Now, policy: cfg.Policy, hook: cfg.OnException, sys: cfg.Systems, trackInterval: cfg.TrackEvery}, nil
 }
 
 // Pool returns the service's database pool, for packages that join its tables.

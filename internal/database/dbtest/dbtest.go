@@ -158,10 +158,16 @@ func NewURL(t testing.TB) string {
 	return u
 }
 
-// NewPool returns a pool on a fresh, migrated database for t.
+// NewPool returns a pool of 8 connections on a fresh, migrated database for t.
 func NewPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := database.Open(context.Background(), NewURL(t), 8)
+	return NewPoolSize(t, 8)
+}
+
+// NewPoolSize is NewPool with a pool of size connections.
+func NewPoolSize(t testing.TB, size int32) *pgxpool.Pool {
+	t.Helper()
+	pool, err := database.Open(context.Background(), NewURL(t), size)
 	if err != nil {
 		t.Fatalf("opening test database: %v", err)
 	}
