@@ -68,6 +68,7 @@ CREATE TABLE erp_postings (
     amount          numeric(14,2) NOT NULL,
     document        jsonb       NOT NULL,
     status          text        NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'pending', 'acknowledged', 'rejected')),
+    attempt         integer     NOT NULL DEFAULT 0, -- bumped by a retry: the ERP sees doc_key:rN
     document_id     text        NOT NULL DEFAULT '',
     code            text        NOT NULL DEFAULT '',
     message         text        NOT NULL DEFAULT '',

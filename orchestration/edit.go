@@ -124,80 +124,84 @@ func (s *Service) Cancel(ctx context.Context, actor string, id uuid.UUID, req Ca
 		if err != nil {
 			return err
 		}
-		if o.Status == StatusCancelled {
-			out = o
-			return nil
-		}
-		if !cancellable(o.Status) {
-			return fmt.Errorf("order %s is %s; only orders not yet released can be cancelled (return shipped lines instead): %w", id, o.Status, derrors.Conflict)
-		}
-		var target []Line
-		for _, l := range o.Lines {
-			if (len(req.Lines) == 0 || slices.Contains(req.Lines, l.LineNo)) && l.Status != LineCancelled {
-				target = append(target, l)
-			}
-		}
-		for _, n := range req.Lines {
-			if !slices.ContainsFunc(o.Lines, func(l Line) bool { return l.LineNo == n }) {
-				ve := &derrors.ValidationError{}
-				ve.Add("lines", "order has no line %d", n)
-				return ve
-			}
-		}
-		if len(target) == 0 {
-			out = o
-			return nil
-		}
-		reason := req.Reason
-		if reason == "" {
-			reason = "cancelled"
-		}
-		if _, err := release(ctx, tx, reservationIDs(target), "released", "release", &o.ID, actor, reason); err != nil {
-			return err
-		}
-		ids := make([]uuid.UUID, len(target))
-		nos := make([]int, len(target))
-		for i, l := range target {
-			ids[i], nos[i] = l.ID, l.LineNo
-		}
-		if _, err := tx.Exec(ctx, `UPDATE order_lines SET status = 'cancelled', updated_at = now() WHERE id = ANY($1)`, ids); err != nil {
-			return err
-		}
-		// One credit memo per cancelled line, so the ERP sees every line closed.
-		for _, l := range target {
-			lid := l.ID
-			net := round2(float64(l.Qty) * l.UnitPrice)
-			if err := s.post(ctx, tx, "credit_memo", "credit_memo:"+l.ID.String(), o.ID, &lid, adapter.Document{
-				Currency: o.Currency, Reference: reason, Total: net,
-				Lines: []adapter.DocumentLine{{LineID: l.ID, SKU: l.SKU, Qty: l.Qty, Net: net}}}); err != nil {
-				return err
-			}
-		}
-		status := o.Status
-		remaining := 0
-		for _, l := range o.Lines {
-			if l.Status != LineCancelled && !slices.Contains(ids, l.ID) {
-				remaining++
-			}
-		}
-		if remaining == 0 {
-			status = StatusCancelled
-		}
-		kind := "lines_cancelled"
-		if status == StatusCancelled {
-			kind = "cancelled"
-			if err := s.notify(ctx, tx, o, "cancellation:"+o.ID.String(), adapter.TemplateCancellation, map[string]any{"reason": reason}); err != nil {
-				return err
-			}
-		}
-		data, _ := json.Marshal(map[string]any{"lines": nos})
-		if err := s.transition(ctx, tx, o, status, kind, actor, reason, data); err != nil {
-			return err
-		}
-		out, err = getOrder(ctx, tx, id)
+		out, err = s.cancelTx(ctx, tx, actor, o, req)
 		return err
 	})
 	return out, err
+}
+
+// cancelTx cancels lines of the locked order o in tx.
+func (s *Service) cancelTx(ctx context.Context, tx pgx.Tx, actor string, o Order, req CancelRequest) (Order, error) {
+	id := o.ID
+	if o.Status == StatusCancelled {
+		return o, nil
+	}
+	if !cancellable(o.Status) {
+		return Order{}, fmt.Errorf("order %s is %s; only orders not yet released can be cancelled (return shipped lines instead): %w", id, o.Status, derrors.Conflict)
+	}
+	var target []Line
+	for _, l := range o.Lines {
+		if (len(req.Lines) == 0 || slices.Contains(req.Lines, l.LineNo)) && l.Status != LineCancelled {
+			target = append(target, l)
+		}
+	}
+	for _, n := range req.Lines {
+		if !slices.ContainsFunc(o.Lines, func(l Line) bool { return l.LineNo == n }) {
+			ve := &derrors.ValidationError{}
+			ve.Add("lines", "order has no line %d", n)
+			return Order{}, ve
+		}
+	}
+	if len(target) == 0 {
+		return o, nil
+	}
+	reason := req.Reason
+	if reason == "" {
+		reason = "cancelled"
+	}
+	if _, err := release(ctx, tx, reservationIDs(target), "released", "release", &o.ID, actor, reason); err != nil {
+		return Order{}, err
+	}
+	ids := make([]uuid.UUID, len(target))
+	nos := make([]int, len(target))
+	for i, l := range target {
+		ids[i], nos[i] = l.ID, l.LineNo
+	}
+	if _, err := tx.Exec(ctx, `UPDATE order_lines SET status = 'cancelled', updated_at = now() WHERE id = ANY($1)`, ids); err != nil {
+		return Order{}, err
+	}
+	// One credit memo per cancelled line, so the ERP sees every line closed.
+	for _, l := range target {
+		lid := l.ID
+		net := round2(float64(l.Qty) * l.UnitPrice)
+		if err := s.post(ctx, tx, "credit_memo", "credit_memo:"+l.ID.String(), o.ID, &lid, adapter.Document{
+			Currency: o.Currency, Reference: reason, Total: net,
+			Lines: []adapter.DocumentLine{{LineID: l.ID, SKU: l.SKU, Qty: l.Qty, Net: net}}}); err != nil {
+			return Order{}, err
+		}
+	}
+	status := o.Status
+	remaining := 0
+	for _, l := range o.Lines {
+		if l.Status != LineCancelled && !slices.Contains(ids, l.ID) {
+			remaining++
+		}
+	}
+	if remaining == 0 {
+		status = StatusCancelled
+	}
+	kind := "lines_cancelled"
+	if status == StatusCancelled {
+		kind = "cancelled"
+		if err := s.notify(ctx, tx, o, "cancellation:"+o.ID.String(), adapter.TemplateCancellation, map[string]any{"reason": reason}); err != nil {
+			return Order{}, err
+		}
+	}
+	data, _ := json.Marshal(map[string]any{"lines": nos})
+	if err := s.transition(ctx, tx, o, status, kind, actor, reason, data); err != nil {
+		return Order{}, err
+	}
+	return getOrder(ctx, tx, id)
 }
 
 // transition moves the order to status, bumps its version, and writes the event.

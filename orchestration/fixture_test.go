@@ -22,6 +22,9 @@ func testPolicy(t testing.TB) *rules.Policy {
 	return p
 }
 
+// newPoolFor returns a pool on a fresh database.
+func newPoolFor(t testing.TB) *pgxpool.Pool { return dbtest.NewPool(t) }
+
 // newTestService returns a Service on a fresh database.
 func newTestService(t testing.TB) (*Service, *pgxpool.Pool) {
 	t.Helper()

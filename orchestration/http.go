@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -11,6 +12,7 @@ import (
 	"github.com/omnitriage/omnitriage/internal/auth"
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/internal/web"
+	"github.com/omnitriage/omnitriage/orchestration/adapter"
 )
 
 // Handlers serves the orchestration core's /v1 API.
@@ -19,6 +21,9 @@ type Handlers struct {
 	errs    web.Errors
 	guard   auth.Middleware
 	maxBody int64
+	// CarrierSecret, when set, is the HMAC secret carriers sign tracking
+	// callbacks with; unsigned or badly signed callbacks are refused.
+	CarrierSecret []byte
 }
 
 // NewHandlers returns the API handlers over svc.
@@ -39,6 +44,10 @@ func (h *Handlers) Register(r chi.Router) {
 	r.With(readers).Get("/orders/{id}/sourcing", e(h.handleGetSourcing))
 	r.With(machine).Post("/orders/{id}/cancel", e(h.handleCancelOrder))
 	r.With(machine).Patch("/orders/{id}", e(h.handleEditOrder))
+	r.With(readers).Get("/orders/{id}/timeline", e(h.handleGetTimeline))
+	r.With(h.guard.Require(auth.Orchestrator, auth.Support)).Post("/orders/{id}/commands", e(h.handleApplyCommand))
+	r.With(readers).Get("/shipments/{id}", e(h.handleGetShipment))
+	r.With(machine).Post("/shipments/{id}/events", e(h.handleShipmentEvents))
 
 	r.With(machine).Post("/inventory/adjustments", e(h.handleAdjustInventory))
 	r.With(readers).Get("/stock", e(h.handleGetStock))
@@ -219,4 +228,88 @@ func (h *Handlers) handleReleaseHold(w http.ResponseWriter, r *http.Request) err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+func (h *Handlers) handleGetTimeline(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		return err
+	}
+	t, err := h.svc.OrderTimeline(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusOK, t)
+}
+
+func (h *Handlers) handleApplyCommand(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		return err
+	}
+	var cmd Command
+	if err := web.Decode(r, h.maxBody, &cmd); err != nil {
+		return err
+	}
+	if cmd.OrderID == uuid.Nil {
+		cmd.OrderID = id
+	}
+	if cmd.OrderID != id {
+		ve := &derrors.ValidationError{}
+		ve.Add("order_id", "does not match the order in the path")
+		return ve
+	}
+	res, err := h.svc.Apply(r.Context(), actor(r), cmd)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	return web.JSON(w, status, res)
+}
+
+func (h *Handlers) handleGetShipment(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		return err
+	}
+	sh, err := h.svc.GetShipment(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusOK, sh)
+}
+
+// handleShipmentEvents takes a carrier's tracking callback. With a carrier
+// secret configured, the body must carry a valid, fresh signature.
+func (h *Handlers) handleShipmentEvents(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		return err
+	}
+	var body []byte
+	if len(h.CarrierSecret) > 0 {
+		body, err = adapter.VerifyCallback(h.CarrierSecret, r, 5*time.Minute, time.Now())
+	} else {
+		body, err = web.ReadBody(r, h.maxBody)
+	}
+	if err != nil {
+		return err
+	}
+	var up adapter.TrackingUpdate
+	if err := web.DecodeBytes(body, &up); err != nil {
+		return err
+	}
+	if len(up.Events) == 0 {
+		ve := &derrors.ValidationError{}
+		ve.Add("events", "at least one event")
+		return ve
+	}
+	delivered, err := h.svc.ApplyTracking(r.Context(), id, orDefault(up.Carrier, "carrier"), up.Events)
+	if err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusOK, map[string]any{"shipment_id": id, "delivered": delivered})
 }

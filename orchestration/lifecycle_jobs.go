@@ -89,6 +89,11 @@ func (w *checksWorker) Work(ctx context.Context, job *river.Job[ChecksArgs]) err
 		})
 	}
 
+	// A person who released a fraud hold cleared the order.
+	var cleared bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM order_events WHERE order_id = $1 AND kind = 'hold_released')`, o.ID).Scan(&cleared); err != nil {
+		return err
+	}
 	fr, err := s.sys.Fraud.Score(ctx, adapter.FraudRequest{IdempotencyKey: "fraud:" + o.ID.String(), OrderID: o.ID,
 		Amount: o.Total, Currency: o.Currency, CustomerID: o.Customer.ID, CustomerTier: o.Customer.Tier,
 		CustomerEmail: o.Customer.Email, ShipToCountry: addressOf(o.ShipTo).Country, ShipToPostal: addressOf(o.ShipTo).PostalCode,
@@ -97,7 +102,7 @@ func (w *checksWorker) Work(ctx context.Context, job *river.Job[ChecksArgs]) err
 		return s.integrationFailure(ctx, o, adapter.SystemFraud, "score", err, true)
 	}
 	verdict := s.policy().Limits.Fraud.Verdict(fr.Score)
-	if verdict != rules.FraudAccept {
+	if verdict != rules.FraudAccept && !cleared {
 		return s.inTx(ctx, func(tx pgx.Tx) error {
 			if err := recordAuth(tx); err != nil {
 				return err
@@ -119,7 +124,7 @@ func (w *checksWorker) Work(ctx context.Context, job *river.Job[ChecksArgs]) err
 
 	tax := adapter.TaxQuote{}
 	if o.ShipTo != nil {
-		ar, err := s.sys.Tax.ValidateAddress(ctx, adapter.AddressRequest{IdempotencyKey: "address:" + o.ID.String(), OrderID: o.ID, Address: addressOf(o.ShipTo)})
+		ar, err := s.sys.Tax.ValidateAddress(ctx, adapter.AddressRequest{IdempotencyKey: fmt.Sprintf("address:%s:%d", o.ID, o.Version), OrderID: o.ID, Address: addressOf(o.ShipTo)})
 		if err != nil {
 			return s.integrationFailure(ctx, o, adapter.SystemTax, "validate_address", err, true)
 		}

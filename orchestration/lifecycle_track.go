@@ -29,7 +29,7 @@ type Dispatch struct {
 	EstimatedDelivery *time.Time      `json:"estimated_delivery,omitempty"`
 	ShippedAt         *time.Time      `json:"shipped_at,omitempty"`
 	DeliveredAt       *time.Time      `json:"delivered_at,omitempty"`
-	Lines             []ShipmentLine   `json:"lines"`
+	Lines             []ShipmentLine  `json:"lines"`
 	Events            json.RawMessage `json:"events,omitempty"`
 }
 
@@ -223,17 +223,22 @@ func (w *postWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
 	var kind, status string
 	var orderID uuid.UUID
 	var doc adapter.Document
-	err := s.pool.QueryRow(ctx, `SELECT kind, status, order_id, document FROM erp_postings WHERE doc_key = $1`, job.Args.DocKey).
-		Scan(&kind, &status, &orderID, &doc)
+	var attempt int
+	err := s.pool.QueryRow(ctx, `SELECT kind, status, order_id, document, attempt FROM erp_postings WHERE doc_key = $1`, job.Args.DocKey).
+		Scan(&kind, &status, &orderID, &doc, &attempt)
 	if err != nil {
 		return err
+	}
+	// A rejected key is spent at the ERP: a retried posting goes under a new one.
+	if attempt > 0 {
+		doc.DocumentKey = fmt.Sprintf("%s:r%d", job.Args.DocKey, attempt)
 	}
 	if status == "acknowledged" || status == "rejected" {
 		return nil
 	}
 	var p adapter.Posting
 	if status == "pending" {
-		p, err = s.sys.ERP.Status(ctx, job.Args.DocKey)
+		p, err = s.sys.ERP.Status(ctx, doc.DocumentKey)
 	} else {
 		switch kind {
 		case "invoice":

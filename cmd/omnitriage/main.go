@@ -40,7 +40,8 @@ func commands() map[string]command {
 		"version": {"print the version", runVersion},
 		"seed":    {"create the demo retailer (locations, SKUs, stock, channels, demo API keys)", runSeed},
 		"bench":   {"measure order capture over HTTP against raw SQL on this machine", runBench},
-		"eval":    {"measure the models on labelled data (classify)", runEval},
+		"eval":    {"measure the models on labelled data (classify, delivery)", runEval},
+		"import":  {"load outside datasets as history (olist)", runImport},
 	}
 }
 

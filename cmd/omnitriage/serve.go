@@ -12,10 +12,12 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river"
 	"github.com/robfig/cron/v3"
 
 	"github.com/omnitriage/omnitriage/internal/auth"
@@ -58,6 +60,9 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if err := a.startBackground(ctx); err != nil {
 		return err
 	}
+	if err := a.startJobs(ctx); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listening on LISTEN_ADDR=%s (is another server using the port? set LISTEN_ADDR): %w", cfg.ListenAddr, err)
@@ -76,6 +81,7 @@ type app struct {
 	keys    *auth.Store
 	policy  *rules.Policy
 	orch    *orchestration.Service
+	jobs    *river.Client[pgx.Tx]
 	errs    web.Errors
 	router  chi.Router
 	closers []func()
@@ -90,8 +96,16 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 		return nil, err
 	}
 	a.policy = pol
-	a.orch, err = orchestration.NewService(pool, orchestration.Config{Log: log, Policy: func() *rules.Policy { return a.policy }})
+	systems, err := buildSystems(cfg, time.Now)
 	if err != nil {
+		return nil, err
+	}
+	a.orch, err = orchestration.NewService(pool, orchestration.Config{Log: log, Policy: func() *rules.Policy { return a.policy },
+		Systems: systems, TrackEvery: cfg.TrackEvery})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.initJobs(); err != nil {
 		return nil, err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -113,7 +127,11 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 		v1.Use(limitBody(cfg.MaxBodyBytes))
 		v1.With(guard.Require(auth.Roles...)).Get("/whoami", a.errs.H(a.handleWhoami))
 		v1.With(guard.Require(auth.Admin)).Get("/apikeys", a.errs.H(a.handleListKeys))
-		orchestration.NewHandlers(a.orch, a.errs, guard, cfg.MaxBodyBytes).Register(v1)
+		oh := orchestration.NewHandlers(a.orch, a.errs, guard, cfg.MaxBodyBytes)
+		oh.CarrierSecret = []byte(cfg.AdapterSecret)
+		oh.Register(v1)
+		v1.With(guard.Require(auth.Admin)).Get("/jobs", a.errs.H(a.handleListJobs))
+		v1.With(guard.Require(auth.Admin)).Post("/jobs/{id}/retry", a.errs.H(a.handleRetryJob))
 	})
 	a.router = r
 	return a, nil

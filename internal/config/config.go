@@ -32,6 +32,12 @@ type Config struct {
 	EmbeddingModel  string        // EMBEDDING_MODEL
 	EmbeddingDim    int           // EMBEDDING_DIM
 	ClusterSchedule string        // CLUSTER_SCHEDULE: cron spec for root-cause clustering
+	Adapters        string        // ADAPTERS: simulator or http
+	SimSeed         int64         // SIM_SEED
+	SimFaults       string        // SIM_FAULTS: default or none
+	AdapterURL      string        // ADAPTER_URL: base URL of the outside systems (http adapters)
+	AdapterSecret   string        // ADAPTER_SECRET: HMAC secret for requests and callbacks
+	TrackEvery      time.Duration // TRACK_EVERY: how often shipments and pending postings are polled
 }
 
 // Var documents one environment variable: the README's table is made from these.
@@ -57,6 +63,12 @@ var Vars = []Var{
 	{"EMBEDDING_MODEL", "", "embedding model name at EMBEDDING_URL."},
 	{"EMBEDDING_DIM", "384", "embedding dimension."},
 	{"CLUSTER_SCHEDULE", "@every 15m", "cron spec for root-cause clustering."},
+	{"ADAPTERS", "simulator", "outside systems (payment, fraud, tax, WMS, carrier, ERP, notifications): simulator (built in, deterministic) or http."},
+	{"SIM_SEED", "1", "seed of the built-in simulator."},
+	{"SIM_FAULTS", "default", "simulator fault rates: default (declines, timeouts, rejections, delays) or none."},
+	{"ADAPTER_URL", "", "with ADAPTERS=http: base URL of the outside systems; each system's paths are appended (see docs/adapters)."},
+	{"ADAPTER_SECRET", "", "HMAC-SHA256 secret that signs requests to outside systems and verifies their callbacks."},
+	{"TRACK_EVERY", "30m", "how often shipments in transit and pending ERP postings are polled."},
 }
 
 // Load reads the configuration from getenv (os.Getenv when nil) and validates it.
@@ -111,6 +123,12 @@ func Load(getenv func(string) string) (Config, error) {
 		EmbeddingModel:  get("EMBEDDING_MODEL"),
 		EmbeddingDim:    int(num("EMBEDDING_DIM", 8, 8192)),
 		ClusterSchedule: get("CLUSTER_SCHEDULE"),
+		Adapters:        get("ADAPTERS"),
+		SimSeed:         num("SIM_SEED", 0, 1<<62),
+		SimFaults:       get("SIM_FAULTS"),
+		AdapterURL:      strings.TrimRight(get("ADAPTER_URL"), "/"),
+		AdapterSecret:   get("ADAPTER_SECRET"),
+		TrackEvery:      dur("TRACK_EVERY"),
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
 		bad("LOG_LEVEL", "want debug, info, warn or error")
@@ -123,6 +141,15 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		bad("DATABASE_URL", "want a postgres:// URL")
+	}
+	if c.Adapters != "simulator" && c.Adapters != "http" {
+		bad("ADAPTERS", "want simulator or http")
+	}
+	if c.Adapters == "http" && c.AdapterURL == "" {
+		bad("ADAPTER_URL", "set the outside systems' base URL when ADAPTERS=http")
+	}
+	if c.SimFaults != "default" && c.SimFaults != "none" {
+		bad("SIM_FAULTS", "want default or none")
 	}
 	if c.EmbeddingURL != "" && c.EmbeddingModel == "" {
 		bad("EMBEDDING_MODEL", "set the model name when EMBEDDING_URL is set")

@@ -1,0 +1,382 @@
+package triage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/models"
+	"github.com/omnitriage/omnitriage/orchestration"
+	"github.com/omnitriage/omnitriage/rules"
+)
+
+// caseContext is everything triage knows about an exception: the order
+// and lines it concerns, where, and what the reporter told us besides.
+type caseContext struct {
+	exc   orchestration.Exception
+	order *orchestration.Order // nil when the exception has no order in omnitriage
+	extra RecommendContext
+	// lines are the order lines the exception concerns: its line ids, else
+	// the lines of its SKU, else every line still open.
+	lines        []orchestration.Line
+	location     string // the exception's location, else the lines' first allocation
+	locationKind string
+	sku          string
+	payload      map[string]any
+	plan         *orchestration.Plan // the order's latest sourcing plan
+	notes        []string            // what could not be loaded, for the case page
+}
+
+// gather loads the context of exc.
+func (s *Service) gather(ctx context.Context, exc orchestration.Exception, extra RecommendContext) (*caseContext, error) {
+	cc := &caseContext{exc: exc, extra: extra, location: exc.Location, sku: exc.SKU}
+	if len(exc.Payload) > 0 {
+		_ = json.Unmarshal(exc.Payload, &cc.payload) // payloads are the reporter's; a non-object is just not used
+	}
+	if exc.OrderID != nil {
+		o, err := s.core.GetOrder(ctx, *exc.OrderID)
+		switch {
+		case errors.Is(err, derrors.NotFound):
+			cc.notes = append(cc.notes, "order "+exc.OrderID.String()+" is not in omnitriage")
+		case err != nil:
+			return nil, err
+		default:
+			cc.order = &o
+		}
+	}
+	if cc.order != nil {
+		cc.lines = affectedLines(*cc.order, exc)
+		if cc.sku == "" {
+			var skus []string
+			for _, l := range cc.lines {
+				if !slices.Contains(skus, l.SKU) {
+					skus = append(skus, l.SKU)
+				}
+			}
+			if len(skus) == 1 {
+				cc.sku = skus[0]
+			}
+		}
+		if cc.location == "" {
+			for _, l := range cc.lines {
+				if len(l.Allocations) > 0 {
+					cc.location = l.Allocations[0].Location
+					break
+				}
+			}
+		}
+		plans, err := s.core.SourcingPlans(ctx, cc.order.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(plans) > 0 {
+			var p orchestration.Plan
+			if err := json.Unmarshal(plans[len(plans)-1].Plan, &p); err == nil {
+				cc.plan = &p
+			}
+		}
+	}
+	if cc.location != "" {
+		err := s.pool.QueryRow(ctx, `SELECT kind FROM locations WHERE code = $1`, cc.location).Scan(&cc.locationKind)
+		if err != nil && !isNoRows(err) {
+			return nil, err
+		}
+	}
+	return cc, nil
+}
+
+// affectedLines are the lines exc concerns.
+func affectedLines(o orchestration.Order, exc orchestration.Exception) []orchestration.Line {
+	var out []orchestration.Line
+	for _, l := range o.Lines {
+		if slices.Contains(exc.LineIDs, l.ID) {
+			out = append(out, l)
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	if exc.SKU != "" {
+		for _, l := range o.Lines {
+			if l.SKU == exc.SKU || l.OrderedSKU == exc.SKU {
+				out = append(out, l)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	for _, l := range o.Lines {
+		if l.Status != orchestration.LineCancelled && l.Status != orchestration.LineRejected {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// lineIDs lists the ids of lines.
+func lineIDs(lines []orchestration.Line) []uuid.UUID {
+	ids := make([]uuid.UUID, len(lines))
+	for i, l := range lines {
+		ids[i] = l.ID
+	}
+	return ids
+}
+
+// payloadNumber reads the first of keys that holds a number.
+func (cc *caseContext) payloadNumber(keys ...string) (float64, bool) {
+	for _, k := range keys {
+		if v, ok := cc.payload[k].(float64); ok && !math.IsNaN(v) {
+			return v, true
+		}
+	}
+	return 0, false
+}
+
+// payloadTime reads the first of keys that holds an RFC 3339 time.
+func (cc *caseContext) payloadTime(keys ...string) (time.Time, bool) {
+	for _, k := range keys {
+		if v, ok := cc.payload[k].(string); ok {
+			if t, err := time.Parse(time.RFC3339, v); err == nil {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
+}
+
+// orderValue is the order's total, from omnitriage or the reporter.
+func (cc *caseContext) orderValue() float64 {
+	switch {
+	case cc.order != nil:
+		return cc.order.Total
+	case cc.extra.OrderValue != nil:
+		return *cc.extra.OrderValue
+	}
+	v, _ := cc.payloadNumber("order_total", "order_value")
+	return v
+}
+
+func (cc *caseContext) customerTier() string {
+	switch {
+	case cc.order != nil && cc.order.Customer.Tier != "":
+		return cc.order.Customer.Tier
+	case cc.extra.CustomerTier != "":
+		return cc.extra.CustomerTier
+	}
+	t, _ := cc.payload["customer_tier"].(string)
+	return t
+}
+
+func (cc *caseContext) channel() string {
+	if cc.order != nil {
+		return cc.order.Channel
+	}
+	if cc.extra.Channel != "" {
+		return cc.extra.Channel
+	}
+	c, _ := cc.payload["channel"].(string)
+	return c
+}
+
+func (cc *caseContext) serviceLevel() string {
+	if cc.order != nil {
+		return cc.order.ServiceLevel
+	}
+	if cc.extra.ServiceLevel != "" {
+		return cc.extra.ServiceLevel
+	}
+	return rules.ServiceStandard
+}
+
+func (cc *caseContext) currency() string {
+	if cc.order != nil {
+		return cc.order.Currency
+	}
+	return cc.extra.Currency
+}
+
+func (cc *caseContext) fraudScore() float64 {
+	if cc.extra.FraudScore != nil {
+		return *cc.extra.FraudScore
+	}
+	v, _ := cc.payloadNumber("fraud_score", "risk_score")
+	return v
+}
+
+// stockoutRisk scores the chance that the exception's SKU cannot be
+// supplied, from the stock rows, reservations and ledger.
+func (s *Service) stockoutRisk(ctx context.Context, cc *caseContext) (Risk, error) {
+	if cc.sku == "" {
+		return Risk{Method: "none", Factors: []models.Factor{}, Note: "no SKU on the exception or its lines"}, nil
+	}
+	need := 0.0
+	for _, l := range cc.lines {
+		if l.SKU == cc.sku {
+			need += float64(l.Qty)
+		}
+	}
+	if need == 0 {
+		if q, ok := cc.payloadNumber("qty", "quantity"); ok && q > 0 {
+			need = q
+		} else {
+			need = 1
+		}
+	}
+	var (
+		known                    bool
+		atpNet, reservedWeek     int
+		onHand, reserved, safety *int
+		synced                   *time.Time
+		kind                     *string
+		openRes, lostUnits       int
+	)
+	err := s.pool.QueryRow(ctx, `
+		WITH k AS (SELECT id FROM skus WHERE code = $1),
+		loc AS (
+			SELECT st.location_id, st.on_hand, st.reserved, st.safety_stock,
+				coalesce(st.last_synced_at, st.updated_at) AS synced, l.kind
+			FROM stock st JOIN locations l ON l.id = st.location_id
+			WHERE st.sku_id = (SELECT id FROM k) AND l.code = $2)
+		SELECT EXISTS (SELECT 1 FROM k),
+			coalesce((SELECT sum(greatest(st.on_hand - st.reserved - st.safety_stock, 0)) FROM stock st
+				JOIN locations l ON l.id = st.location_id AND l.active WHERE st.sku_id = (SELECT id FROM k)), 0)::int,
+			coalesce((SELECT sum(d_reserved) FROM stock_ledger WHERE sku_id = (SELECT id FROM k) AND kind = 'reserve'
+				AND created_at > $3::timestamptz - interval '7 days'), 0)::int,
+			(SELECT on_hand FROM loc), (SELECT reserved FROM loc), (SELECT safety_stock FROM loc),
+			(SELECT synced FROM loc), (SELECT kind FROM loc),
+			(SELECT count(*) FROM reservations r WHERE r.sku_id = (SELECT id FROM k)
+				AND r.location_id = (SELECT location_id FROM loc) AND r.status = 'active')::int,
+			coalesce((SELECT sum(-d_on_hand) FROM stock_ledger g WHERE g.sku_id = (SELECT id FROM k)
+				AND g.location_id = (SELECT location_id FROM loc) AND g.kind IN ('count', 'delta') AND g.d_on_hand < 0
+				AND g.created_at > $3::timestamptz - interval '14 days'), 0)::int`,
+		cc.sku, cc.location, s.now()).Scan(&known, &atpNet, &reservedWeek, &onHand, &reserved, &safety, &synced, &kind, &openRes, &lostUnits)
+	if err != nil {
+		return Risk{}, fmt.Errorf("stock of %s: %w", cc.sku, err)
+	}
+	s.mu.RLock()
+	model := s.risk.stockout
+	s.mu.RUnlock()
+	if !known {
+		r := scoreRisk(model, map[string]float64{"qty_needed": need}, StockoutHeuristicVersion, 0, nil)
+		r.Method, r.Probability, r.Note = "none", 0, fmt.Sprintf("SKU %s is not in the catalog", cc.sku)
+		return r, nil
+	}
+	f := map[string]float64{
+		"qty_needed":       need,
+		"atp_network":      float64(atpNet),
+		"cover_ratio":      float64(atpNet) / need,
+		"velocity_per_day": float64(reservedWeek) / 7,
+	}
+	if v := f["velocity_per_day"]; v > 0 {
+		f["days_of_cover"] = math.Min(float64(atpNet)/v, 60)
+	}
+	if onHand != nil {
+		f["atp_location"] = float64(max(0, *onHand-*reserved-*safety))
+		f["safety_stock"] = float64(*safety)
+		f["open_reservations"] = float64(openRes)
+		f["overcommitted"] = b2f(*reserved > *onHand-*safety)
+		f["staleness_hours"] = math.Round(math.Max(0, s.now().Sub(*synced).Hours())*10) / 10
+		f["count_variance"] = float64(lostUnits) / math.Max(1, float64(*onHand))
+		f["location_is_store"] = b2f(*kind == rules.LocationStore)
+	}
+	bias, terms := stockoutTerms(f)
+	return scoreRisk(model, f, StockoutHeuristicVersion, bias, terms), nil
+}
+
+// deliveryRisk scores the chance that the order arrives after its promise.
+func (s *Service) deliveryRisk(ctx context.Context, cc *caseContext) (Risk, error) {
+	f := map[string]float64{}
+	var promise, estimate *time.Time
+	switch {
+	case cc.order != nil && cc.order.PromisedBy != nil:
+		promise = cc.order.PromisedBy
+	case cc.extra.PromisedBy != nil:
+		promise = cc.extra.PromisedBy
+	case cc.order != nil && cc.order.PromiseDate != nil:
+		promise = cc.order.PromiseDate // our own estimate stands in for a promise
+	}
+	if cc.order != nil && cc.order.PromiseDate != nil {
+		estimate = cc.order.PromiseDate
+	}
+	if cc.extra.EstimatedDelivery != nil {
+		estimate = cc.extra.EstimatedDelivery
+	}
+	if t, ok := cc.payloadTime("new_eta", "estimated_delivery", "eta"); ok {
+		if estimate != nil && t.After(*estimate) {
+			f["delay_hours"] = math.Round(t.Sub(*estimate).Hours())
+		}
+		estimate = &t
+	}
+	if d, ok := cc.payloadNumber("delay_hours"); ok && d > 0 {
+		f["delay_hours"] = d
+		if estimate != nil {
+			t := estimate.Add(time.Duration(d * float64(time.Hour)))
+			estimate = &t
+		}
+	}
+	if promise == nil && estimate == nil && cc.exc.Carrier == "" {
+		return Risk{Method: "none", Factors: []models.Factor{}, Note: "no promise, estimate or carrier to score"}, nil
+	}
+	if promise != nil && estimate != nil {
+		f["slack_hours"] = math.Round(promise.Sub(*estimate).Hours()*10) / 10
+		wd := promise.Weekday()
+		f["weekend_due"] = b2f(wd == time.Saturday || wd == time.Sunday)
+	}
+	svc := cc.serviceLevel()
+	f["service_express"] = b2f(svc == rules.ServiceExpress)
+	f["service_same_day"] = b2f(svc == rules.ServiceSameDay)
+	f["carrier_exception"] = b2f(cc.exc.Kind == orchestration.KindCarrierDelay || cc.exc.Kind == orchestration.KindCarrierDisruption)
+	if cc.exc.Carrier != "" {
+		var delays, disruptions int
+		err := s.pool.QueryRow(ctx, `
+			SELECT count(*) FILTER (WHERE kind = 'carrier_delay' AND occurred_at > $3::timestamptz - interval '7 days')::int,
+				count(*) FILTER (WHERE kind = 'carrier_disruption' AND status IN ('open', 'triaged')
+					AND occurred_at > $3::timestamptz - interval '72 hours')::int
+			FROM exceptions WHERE carrier = $1 AND id <> $2`, cc.exc.Carrier, cc.exc.ID, s.now()).Scan(&delays, &disruptions)
+		if err != nil {
+			return Risk{}, fmt.Errorf("carrier history of %s: %w", cc.exc.Carrier, err)
+		}
+		f["carrier_delays_7d"] = float64(delays)
+		f["active_disruptions"] = float64(disruptions)
+	}
+	if cc.plan != nil && len(cc.plan.Shipments) > 0 {
+		var km float64
+		ids := make([]int64, 0, len(cc.plan.Shipments))
+		for _, sh := range cc.plan.Shipments {
+			km = math.Max(km, sh.DistanceKm)
+			ids = append(ids, sh.LocationID)
+		}
+		f["distance_km"] = math.Round(km)
+		var ratio *float64
+		err := s.pool.QueryRow(ctx, `
+			SELECT max(ll.orders::float8 / ll.capacity) FROM location_load ll JOIN locations l ON l.id = ll.location_id
+			WHERE ll.location_id = ANY($1) AND ll.capacity > 0 AND ll.day = ($2::timestamptz AT TIME ZONE l.timezone)::date`,
+			ids, s.now()).Scan(&ratio)
+		if err != nil {
+			return Risk{}, fmt.Errorf("location load: %w", err)
+		}
+		if ratio != nil {
+			f["backlog_ratio"] = math.Round(*ratio*100) / 100
+		}
+	}
+	s.mu.RLock()
+	model := s.risk.delivery
+	s.mu.RUnlock()
+	bias, terms := deliveryTerms(f)
+	return scoreRisk(model, f, DeliveryHeuristicVersion, bias, terms), nil
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

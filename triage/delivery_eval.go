@@ -1,0 +1,372 @@
+package triage
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/models"
+)
+
+// DeliveryEvalOptions configures EvaluateDelivery.
+type DeliveryEvalOptions struct {
+	Moment DeliveryMoment
+	// Orders purchased before TrainBefore train the model and make the lane
+	// history; those purchased in [TestFrom, TestBefore) are scored.
+	TrainBefore, TestFrom, TestBefore time.Time
+	// CalibrationShare is the share of training orders, the latest
+	// purchased, held out to calibrate the model and the baseline; 0 means 0.2.
+	CalibrationShare float64
+	// Folds is how many consecutive time blocks the training orders are cut
+	// into for forward-chaining validation (fit on the blocks before, score
+	// the next); 0 means 5.
+	Folds int
+	// L2 is the grid of ridge penalties validation chooses from; nil means
+	// 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000.
+	L2 []float64
+	// Calibration is "platt" (the default) or "isotonic".
+	Calibration string
+	// Progress receives a line per step (may be nil).
+	Progress io.Writer
+}
+
+// DeliveryScores are the test figures of one scorer.
+type DeliveryScores struct {
+	AUC   float64
+	Brier float64
+	// ECE is the expected calibration error over 15 equal-width bins.
+	ECE float64
+	// PrecisionTop10 is the share of late orders among the 10% scored riskiest.
+	PrecisionTop10 float64
+}
+
+// DeliveryCandidate is one model configuration tried in validation.
+type DeliveryCandidate struct {
+	Features string // the feature families, e.g. "lane+handling"
+	L2       float64
+	// AUC is the mean validation AUC over the forward-chaining folds.
+	AUC float64
+}
+
+// DeliveryReport is the outcome of a delivery backtest.
+type DeliveryReport struct {
+	Moment DeliveryMoment
+	// Labelled orders (delivered, and the moment came) in each part: the
+	// model is fitted on Fit, calibrated on Cal (the training tail); Train
+	// is both.
+	Train, Fit, Cal, Test int
+	// Late rates of each part.
+	TrainLate, CalLate, TestLate float64
+	// Skipped counts orders in the periods that were not delivered or for
+	// which the moment never came.
+	Skipped int
+	Model   DeliveryScores
+	// Baseline is slack left minus the lane's 90th-percentile transit,
+	// calibrated on the same tail.
+	Baseline DeliveryScores
+	// Candidates are the validation results; Chosen is the best of them.
+	Candidates []DeliveryCandidate
+	Chosen     DeliveryCandidate
+	// RiskModel is the fitted, calibrated model.
+	RiskModel *models.RiskModel
+}
+
+// dlvExample is one labelled order at the moment.
+type dlvExample struct {
+	id       string
+	purchase time.Time
+	known    dlvKnown
+	lane     dlvLaneStats
+	late     bool
+}
+
+// dlvExamples builds the labelled examples of orders purchased in
+// [from, before), with lane statistics from h, ordered by purchase. skipped
+// counts the orders in the window without a label or without the moment.
+func dlvExamples(orders []HistoryOrder, h *dlvHistory, from, before time.Time) (ex []dlvExample, skipped int) {
+	for i := range orders {
+		o := &orders[i]
+		if o.PurchasedAt.Before(from) || !o.PurchasedAt.Before(before) {
+			continue
+		}
+		late, labelled := dlvLabel(o)
+		k, ok := dlvKnownAt(o, h.moment)
+		if !labelled || !ok {
+			skipped++
+			continue
+		}
+		ex = append(ex, dlvExample{id: o.ID, purchase: o.PurchasedAt, known: k, lane: h.stats(&k), late: late})
+	}
+	slices.SortStableFunc(ex, func(a, b dlvExample) int { return a.purchase.Compare(b.purchase) })
+	return ex, skipped
+}
+
+// dlvMatrix returns the feature rows and labels of ex.
+func dlvMatrix(fs []dlvFeature, ex []dlvExample) ([][]float64, []bool) {
+	x := make([][]float64, len(ex))
+	y := make([]bool, len(ex))
+	for i := range ex {
+		x[i] = dlvRow(fs, &ex[i].known, &ex[i].lane)
+		y[i] = ex[i].late
+	}
+	return x, y
+}
+
+// EvaluateDelivery backtests the delivery-risk model at one moment on
+// history: it builds point-in-time features for the training and test
+// orders (lane history only from training orders delivered before each
+// order's moment), chooses the feature families and the ridge penalty by
+// forward-chaining validation inside the training period, fits the model on
+// the training orders but the latest, calibrates it on those, and scores the
+// test orders beside the slack-minus-lane-p90 baseline. The test orders
+// play no part in any choice.
+func EvaluateDelivery(orders []HistoryOrder, opts DeliveryEvalOptions) (_ DeliveryReport, err error) {
+	defer derrors.Wrap(&err, "EvaluateDelivery(%s)", opts.Moment)
+	opts, err = dlvDefaults(opts)
+	if err != nil {
+		return DeliveryReport{}, err
+	}
+	progress := opts.Progress
+	var trainOrders []HistoryOrder
+	for _, o := range orders {
+		if o.PurchasedAt.Before(opts.TrainBefore) {
+			trainOrders = append(trainOrders, o)
+		}
+	}
+	h := newDlvHistory(trainOrders, opts.Moment)
+	train, skipTrain := dlvExamples(orders, h, time.Time{}, opts.TrainBefore)
+	test, skipTest := dlvExamples(orders, h, opts.TestFrom, opts.TestBefore)
+	rep := DeliveryReport{Moment: opts.Moment, Train: len(train), Test: len(test), Skipped: skipTrain + skipTest}
+	fmt.Fprintf(progress, "delivery: %d training and %d test orders at %s (%d skipped: not delivered or no %s); lane history of %d deliveries\n",
+		len(train), len(test), opts.Moment, rep.Skipped, opts.Moment, len(h.obs))
+	nCal := int(float64(len(train))*opts.CalibrationShare + 0.5)
+	fit, cal := train[:len(train)-nCal], train[len(train)-nCal:]
+	rep.Fit, rep.Cal = len(fit), len(cal)
+	rep.TrainLate, rep.CalLate, rep.TestLate = dlvLateRate(train), dlvLateRate(cal), dlvLateRate(test)
+	for _, part := range []struct {
+		name string
+		ex   []dlvExample
+	}{{"fit", fit}, {"calibration", cal}, {"test", test}} {
+		if n := dlvLateCount(part.ex); n == 0 || n == len(part.ex) {
+			return rep, fmt.Errorf("the %s orders (%d) need both late and on-time ones, have %d late: %w", part.name, len(part.ex), n, derrors.Invalid)
+		}
+	}
+
+	rep.Candidates, err = dlvValidate(opts, train)
+	if err != nil {
+		return rep, err
+	}
+	rep.Chosen = rep.Candidates[0]
+	for _, c := range rep.Candidates[1:] {
+		if c.AUC > rep.Chosen.AUC+1e-9 {
+			rep.Chosen = c
+		}
+	}
+	fmt.Fprintf(progress, "delivery: chose features %s, L2 %g (validation AUC %.3f)\n", rep.Chosen.Features, rep.Chosen.L2, rep.Chosen.AUC)
+
+	fs := dlvFeatureSet(opts.Moment, dlvGroupByName(rep.Chosen.Features))
+	features := make([]models.Feature, len(fs))
+	for j, f := range fs {
+		features[j] = f.Feature
+	}
+	xFit, yFit := dlvMatrix(fs, fit)
+	xCal, yCal := dlvMatrix(fs, cal)
+	rep.RiskModel, err = models.TrainRiskModel("delivery_late_at_"+string(opts.Moment), features, xFit, yFit, xCal, yCal,
+		models.RiskOptions{Logistic: models.LogisticOptions{L2: rep.Chosen.L2}, Calibration: opts.Calibration})
+	if err != nil {
+		return rep, err
+	}
+	xTest, yTest := dlvMatrix(fs, test)
+	probs := make([]float64, len(xTest))
+	for i, x := range xTest {
+		probs[i] = rep.RiskModel.Probability(x)
+	}
+	if rep.Model, err = dlvScore(probs, probs, yTest); err != nil {
+		return rep, fmt.Errorf("model: %w", err)
+	}
+
+	// The baseline gets the same chance: its score is calibrated on the
+	// same held-out tail, so its Brier and ECE are comparable.
+	baseCal := make([]float64, len(cal))
+	for i := range cal {
+		baseCal[i] = dlvBaselineScore(&cal[i].known, &cal[i].lane)
+	}
+	baseCalib, err := models.FitCalibration(opts.Calibration, baseCal, yCal)
+	if err != nil {
+		return rep, fmt.Errorf("baseline: %w", err)
+	}
+	baseScores := make([]float64, len(test))
+	baseProbs := make([]float64, len(test))
+	for i := range test {
+		baseScores[i] = dlvBaselineScore(&test[i].known, &test[i].lane)
+		baseProbs[i] = baseCalib.Calibrate(baseScores[i])
+	}
+	if rep.Baseline, err = dlvScore(baseScores, baseProbs, yTest); err != nil {
+		return rep, fmt.Errorf("baseline: %w", err)
+	}
+	return rep, nil
+}
+
+func dlvDefaults(o DeliveryEvalOptions) (DeliveryEvalOptions, error) {
+	var v derrors.ValidationError
+	if o.Moment != AtApproval && o.Moment != AtHandoff {
+		v.Add("moment", "%q: want approval or handoff", o.Moment)
+	}
+	if o.TrainBefore.IsZero() || o.TestFrom.IsZero() || o.TestBefore.IsZero() {
+		v.Add("dates", "train-before, test-from and test-before are all required")
+	} else {
+		if o.TestFrom.Before(o.TrainBefore) {
+			v.Add("test_from", "%s is before train-before %s: test orders would overlap training", o.TestFrom.Format(time.DateOnly), o.TrainBefore.Format(time.DateOnly))
+		}
+		if !o.TestBefore.After(o.TestFrom) {
+			v.Add("test_before", "%s is not after test-from %s", o.TestBefore.Format(time.DateOnly), o.TestFrom.Format(time.DateOnly))
+		}
+	}
+	if o.CalibrationShare == 0 {
+		o.CalibrationShare = 0.2
+	}
+	if !(o.CalibrationShare > 0 && o.CalibrationShare < 1) {
+		v.Add("calibration_share", "%v is not in (0, 1)", o.CalibrationShare)
+	}
+	if o.Folds == 0 {
+		o.Folds = 5
+	}
+	if o.Folds < 2 {
+		v.Add("folds", "%d: need at least 2", o.Folds)
+	}
+	if o.L2 == nil {
+		o.L2 = []float64{0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000}
+	}
+	for _, l := range o.L2 {
+		if !(l > 0) {
+			v.Add("l2", "%v is not positive", l)
+		}
+	}
+	switch o.Calibration {
+	case "":
+		o.Calibration = models.CalibrationPlatt
+	case models.CalibrationPlatt, models.CalibrationIsotonic:
+	default:
+		v.Add("calibration", "%q: want platt or isotonic", o.Calibration)
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	return o, v.Err()
+}
+
+// dlvGroupNames names the nested feature sets validation tries.
+func dlvGroupNames(m DeliveryMoment) []string {
+	if m == AtHandoff {
+		return []string{"lane", "lane+handling", "lane+handling+order"}
+	}
+	return []string{"lane", "lane+order"}
+}
+
+// dlvGroupByName is the last family of a nested set's name.
+func dlvGroupByName(name string) dlvGroup {
+	switch name {
+	case "lane":
+		return dlvGroupLane
+	case "lane+handling":
+		return dlvGroupHandling
+	}
+	return dlvGroupOrder
+}
+
+// dlvValidate scores every candidate (feature set × L2) by forward-chaining
+// validation over the training examples, which are in purchase order: the
+// examples are cut into opts.Folds consecutive blocks; fold k fits on blocks
+// before k and scores block k. Folds without both classes are skipped.
+func dlvValidate(opts DeliveryEvalOptions, train []dlvExample) ([]DeliveryCandidate, error) {
+	var cands []DeliveryCandidate
+	bounds := make([]int, opts.Folds+1)
+	for k := range bounds {
+		bounds[k] = k * len(train) / opts.Folds
+	}
+	for _, name := range dlvGroupNames(opts.Moment) {
+		fs := dlvFeatureSet(opts.Moment, dlvGroupByName(name))
+		x, y := dlvMatrix(fs, train)
+		for _, l2 := range opts.L2 {
+			var sum float64
+			var n int
+			for k := 1; k < opts.Folds; k++ {
+				lo, hi := bounds[k], bounds[k+1]
+				if c := dlvCountTrue(y[:lo]); c == 0 || c == lo {
+					continue
+				}
+				if c := dlvCountTrue(y[lo:hi]); c == 0 || c == hi-lo {
+					continue
+				}
+				m, err := models.FitLogisticRegression(x[:lo], y[:lo], models.LogisticOptions{L2: l2})
+				if err != nil {
+					return nil, fmt.Errorf("validating %s with L2 %g, fold %d: %w", name, l2, k, err)
+				}
+				scores := make([]float64, hi-lo)
+				for i := range scores {
+					scores[i] = m.Logit(x[lo+i])
+				}
+				auc, err := models.ROCAUC(scores, y[lo:hi])
+				if err != nil {
+					return nil, err
+				}
+				sum += auc
+				n++
+			}
+			if n == 0 {
+				return nil, fmt.Errorf("no validation fold has both late and on-time orders (%d training orders in %d folds): %w", len(train), opts.Folds, derrors.Invalid)
+			}
+			cands = append(cands, DeliveryCandidate{Features: name, L2: l2, AUC: sum / float64(n)})
+			fmt.Fprintf(opts.Progress, "delivery: validation %-20s L2 %-5g AUC %.3f over %d folds\n", name, l2, sum/float64(n), n)
+		}
+	}
+	return cands, nil
+}
+
+// dlvScore computes the test figures from ranking scores and probabilities.
+func dlvScore(scores, probs []float64, y []bool) (DeliveryScores, error) {
+	var s DeliveryScores
+	var err error
+	if s.AUC, err = models.ROCAUC(scores, y); err != nil {
+		return s, err
+	}
+	if s.Brier, err = models.BrierScore(probs, y); err != nil {
+		return s, err
+	}
+	if s.ECE, _, err = models.ECE(probs, y, 15); err != nil {
+		return s, err
+	}
+	if s.PrecisionTop10, err = models.PrecisionAtTopK(scores, y, 0.1); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func dlvLateCount(ex []dlvExample) int {
+	n := 0
+	for _, e := range ex {
+		if e.late {
+			n++
+		}
+	}
+	return n
+}
+
+func dlvLateRate(ex []dlvExample) float64 {
+	if len(ex) == 0 {
+		return 0
+	}
+	return float64(dlvLateCount(ex)) / float64(len(ex))
+}
+
+func dlvCountTrue(y []bool) int {
+	n := 0
+	for _, v := range y {
+		if v {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,399 @@
+package triage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/orchestration"
+	"github.com/omnitriage/omnitriage/rules"
+)
+
+// Enqueue gives exception e a case waiting for triage, in the transaction
+// that writes e. It has the shape of orchestration.ExceptionHook: cmd
+// wires it there so every exception the core raises becomes exactly one
+// case, atomically; TriageOpen (or Run) then triages it.
+func (s *Service) Enqueue(ctx context.Context, tx pgx.Tx, e orchestration.Exception) error {
+	_, err := insertOpenCase(ctx, tx, e, RecommendContext{})
+	return err
+}
+
+// Intake triages an exception: it loads the exception and its context,
+// embeds it, classifies its cause, scores its risks, ranks the fixes and
+// lets the policy decide. The exception's one case is created if it has
+// none. Triage happens once: a case that is no longer open is returned as
+// it is, and concurrent intakes of one exception leave one decision.
+func (s *Service) Intake(ctx context.Context, exceptionID uuid.UUID) (_ Case, err error) {
+	defer derrors.Wrap(&err, "Intake(%s)", exceptionID)
+	c, err := s.CaseOfException(ctx, exceptionID)
+	if err == nil && c.Status != StatusOpen {
+		return c, nil
+	}
+	if err != nil && !errors.Is(err, derrors.NotFound) {
+		return Case{}, err
+	}
+	exc, err := loadException(ctx, s.pool, exceptionID)
+	if err != nil {
+		return Case{}, err
+	}
+	if c.ID == uuid.Nil {
+		if _, err := insertOpenCase(ctx, s.pool, exc, RecommendContext{}); err != nil {
+			return Case{}, err
+		}
+		if c, err = s.CaseOfException(ctx, exceptionID); err != nil {
+			return Case{}, err
+		}
+		if c.Status != StatusOpen {
+			return c, nil
+		}
+	}
+	out, err := s.evaluate(ctx, exc, c.context)
+	if err != nil {
+		s.recordFailure(ctx, c.ID, err)
+		return Case{}, err
+	}
+	return s.commit(ctx, c.ID, exc, out)
+}
+
+// outcome is a recommendation computed but not yet committed.
+type outcome struct {
+	text     string
+	cls      Classification
+	cause    Cause
+	risks    Risks
+	cands    []Candidate
+	best     *Candidate
+	input    rules.DecisionInput
+	policy   *rules.Policy
+	decision *rules.Decision
+	status   string // StatusAutoApplied means "apply now"
+	reason   string
+	notes    []string
+	extra    RecommendContext
+}
+
+// evaluate computes exc's recommendation and the policy's verdict on it.
+func (s *Service) evaluate(ctx context.Context, exc orchestration.Exception, extra RecommendContext) (*outcome, error) {
+	pol := s.policy()
+	cc, err := s.gather(ctx, exc, extra)
+	if err != nil {
+		return nil, err
+	}
+	out := &outcome{policy: pol, notes: cc.notes, extra: extra}
+	var salient []string
+	if cc.locationKind != "" {
+		salient = append(salient, "at "+strings.ReplaceAll(cc.locationKind, "_", " "))
+	}
+	if exc.Endpoint != "" {
+		salient = append(salient, "endpoint "+exc.Endpoint)
+	}
+	out.text = ExceptionText(exc.Kind, exc.Code, exc.Message, salient...)
+	vecs, err := s.emb.Embed(ctx, []string{out.text})
+	if err != nil {
+		return nil, fmt.Errorf("embedding: %w", err)
+	}
+	if len(vecs) != 1 {
+		return nil, fmt.Errorf("embedder %s returned %d vectors for 1 text", s.emb.Model(), len(vecs))
+	}
+	vec := vecs[0]
+	if err := s.checkVector(vec); err != nil {
+		if len(vec) != s.emb.Dim() {
+			return nil, err
+		}
+		out.notes = append(out.notes, "not classified: "+err.Error())
+	} else {
+		if err := s.storeExceptionEmbedding(ctx, s.pool, exc.ID, vec); err != nil {
+			return nil, err
+		}
+		if out.cls, err = s.classify(ctx, vec, exc.Kind); err != nil {
+			return nil, err
+		}
+	}
+	if out.risks.Stockout, err = s.stockoutRisk(ctx, cc); err != nil {
+		return nil, err
+	}
+	if out.risks.Delivery, err = s.deliveryRisk(ctx, cc); err != nil {
+		return nil, err
+	}
+	var known bool
+	if out.cls.Cause != "" {
+		if out.cause, known, err = s.causeByCode(ctx, out.cls.Cause); err != nil {
+			return nil, err
+		}
+		if known {
+			if out.cands, err = s.rankCandidates(ctx, cc, out.cause); err != nil {
+				return nil, err
+			}
+			if len(out.cands) > 0 && out.cands[0].Feasible {
+				out.best = &out.cands[0]
+			}
+		}
+	}
+	s.decide(cc, out, known)
+	return out, nil
+}
+
+// decide sets out's status and reason: no action, automatic, or review.
+func (s *Service) decide(cc *caseContext, out *outcome, known bool) {
+	exc := cc.exc
+	out.status = StatusQueued
+	switch {
+	case exc.Status == "resolved" || exc.Status == "dismissed":
+		out.status, out.reason = StatusNoAction, "the exception was already "+exc.Status
+		return
+	case cc.order != nil && cc.order.Status == orchestration.StatusCancelled && exc.Kind != orchestration.KindRefundReview:
+		out.status, out.reason = StatusNoAction, "the order is cancelled; nothing to fix"
+		return
+	case out.cls.Cause == "":
+		out.reason = fmt.Sprintf("no labelled example of kind %s for model %s: a person must classify it", exc.Kind, s.emb.Model())
+		return
+	case !known:
+		out.reason = fmt.Sprintf("cause %s is no longer active", out.cls.Cause)
+		return
+	case out.best == nil:
+		why := "the cause lists no fix"
+		if len(out.cands) > 0 {
+			why = out.cands[0].Action + ": " + out.cands[0].ExpectedEffect
+		}
+		out.reason = "no feasible fix (" + why + ")"
+		return
+	}
+	b := out.best
+	out.input = rules.DecisionInput{
+		Action: b.Action, Cause: out.cause.Code, Kind: exc.Kind, Channel: cc.channel(), CustomerTier: cc.customerTier(),
+		Confidence: out.cls.Confidence, OrderValue: cc.orderValue(), StockoutRisk: out.risks.Stockout.Probability,
+		DeliveryRisk: out.risks.Delivery.Probability, FraudScore: cc.fraudScore(),
+	}
+	switch b.Action {
+	case rules.ActionRefund:
+		out.input.RefundAmount, _ = b.Params["amount"].(float64)
+	case rules.ActionCompensate:
+		out.input.CompensationAmount, _ = b.Params["amount"].(float64)
+	}
+	d := out.policy.Evaluate(out.input)
+	out.decision = &d
+	switch {
+	case !d.Auto:
+		out.reason = d.Reason
+	case out.cls.TopSimilarity < s.minSim:
+		out.reason = fmt.Sprintf("nearest labelled example is only %.2f similar (automatic needs %.2f): too unlike known cases; policy: %s",
+			out.cls.TopSimilarity, s.minSim, d.Reason)
+	case s.applier == nil:
+		out.reason = "no applier configured; policy would apply it: " + d.Reason
+	default:
+		out.status, out.reason = StatusAutoApplied, d.Reason
+	}
+}
+
+// decisionJSON is rules.Decision and its input as a case stores them.
+type decisionJSON struct {
+	Action             string   `json:"action"`
+	Cause              string   `json:"cause"`
+	Kind               string   `json:"kind"`
+	Channel            string   `json:"channel"`
+	CustomerTier       string   `json:"customer_tier"`
+	Confidence         float64  `json:"confidence"`
+	OrderValue         float64  `json:"order_value"`
+	RefundAmount       float64  `json:"refund_amount"`
+	CompensationAmount float64  `json:"compensation_amount"`
+	StockoutRisk       float64  `json:"stockout_risk"`
+	DeliveryRisk       float64  `json:"delivery_risk"`
+	FraudScore         float64  `json:"fraud_score"`
+	Auto               bool     `json:"auto"`
+	Threshold          float64  `json:"threshold"`
+	GuardsFailed       []string `json:"guards_failed,omitempty"`
+	Reason             string   `json:"reason"`
+}
+
+func (out *outcome) inputsJSON() ([]byte, error) {
+	in := map[string]any{"text": out.text, "search": out.cls.Search, "classification": map[string]any{
+		"cause": out.cls.Cause, "score": out.cls.Score, "confidence": out.cls.Confidence,
+		"top_similarity": out.cls.TopSimilarity, "votes": out.cls.Votes,
+	}}
+	if out.decision != nil {
+		i, d := out.input, out.decision
+		in["policy"] = decisionJSON{Action: i.Action, Cause: i.Cause, Kind: i.Kind, Channel: i.Channel,
+			CustomerTier: i.CustomerTier, Confidence: i.Confidence, OrderValue: i.OrderValue, RefundAmount: i.RefundAmount,
+			CompensationAmount: i.CompensationAmount, StockoutRisk: i.StockoutRisk, DeliveryRisk: i.DeliveryRisk,
+			FraudScore: i.FraudScore, Auto: d.Auto, Threshold: d.Threshold, GuardsFailed: d.GuardsFailed, Reason: d.Reason}
+	}
+	if len(out.notes) > 0 {
+		in["notes"] = out.notes
+	}
+	if out.extra != (RecommendContext{}) {
+		in["context"] = out.extra
+	}
+	return json.Marshal(in)
+}
+
+// commit writes out as the case's triage, applying the fix first when the
+// policy allows it. The case row is locked, so of two concurrent intakes
+// the second finds the case no longer open and changes nothing.
+func (s *Service) commit(ctx context.Context, caseID uuid.UUID, exc orchestration.Exception, out *outcome) (Case, error) {
+	inputs, err := out.inputsJSON()
+	if err != nil {
+		return Case{}, err
+	}
+	var action *string
+	params, effect := map[string]any{}, ""
+	alts := []Candidate{}
+	if out.best != nil {
+		action, params, effect = &out.best.Action, out.best.Params, out.best.ExpectedEffect
+		alts = out.cands[1:]
+	} else if len(out.cands) > 0 {
+		alts = out.cands
+	}
+	var cause *string
+	var conf, raw *float64
+	if out.cls.Cause != "" {
+		cause, conf, raw = &out.cls.Cause, &out.cls.Confidence, &out.cls.Score
+	}
+	riskVersions := map[string]string{"stockout": out.risks.Stockout.Version, "delivery": out.risks.Delivery.Version}
+	neigh := out.cls.Neighbours
+	if neigh == nil {
+		neigh = []Neighbour{}
+	}
+	var final Case
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		c, err := s.caseWhere(ctx, tx, `c.id = $1`, caseID, true)
+		if err != nil {
+			return err
+		}
+		if c.Status != StatusOpen {
+			final = c
+			return nil
+		}
+		status, reason := out.status, out.reason
+		var result *Result
+		if status == StatusAutoApplied {
+			res, err := s.applier.Apply(ctx, Command{ID: commandID(caseID, "auto"), CaseID: caseID, ExceptionID: exc.ID,
+				OrderID: exc.OrderID, Action: *action, Params: params, Actor: "triage:auto", Reason: reason})
+			if err != nil {
+				status, reason = StatusQueued, fmt.Sprintf("automatic application failed (%v); policy: %s", err, reason)
+			} else {
+				result = &res
+			}
+		}
+		now := s.now()
+		_, err = tx.Exec(ctx, `
+			UPDATE cases SET status = $2, cause = $3, confidence = $4, raw_score = $5, risks = $6, action = $7,
+				params = $8, expected_effect = $9, alternatives = $10, reason = $11, inputs = $12, neighbours = $13,
+				embedding_model = $14, classifier_version = $15, risk_versions = $16, policy_version = $17,
+				result = $18, triaged_at = $19, last_error = ''
+			WHERE id = $1`,
+			caseID, status, cause, conf, raw, out.risks, action, params, effect, alts, reason, inputs, neigh,
+			s.emb.Model(), out.cls.Version, riskVersions, out.policy.Version, result, now)
+		if err != nil {
+			return err
+		}
+		if err := insertDecision(ctx, tx, caseID, "triage", status, action, params, cause, reason, "", result != nil,
+			result, out.policy.Version, now); err != nil {
+			return err
+		}
+		excStatus := map[string]string{StatusAutoApplied: "resolved", StatusNoAction: "dismissed"}[status]
+		if excStatus == "" {
+			excStatus = "triaged"
+		}
+		if _, err := tx.Exec(ctx, `UPDATE exceptions SET status = $2,
+				resolved_at = CASE WHEN $2 IN ('resolved', 'dismissed') THEN $3::timestamptz END
+			WHERE id = $1 AND status = 'open'`, exc.ID, excStatus, now); err != nil {
+			return err
+		}
+		final, err = s.caseWhere(ctx, tx, `c.id = $1`, caseID, false)
+		return err
+	})
+	if err != nil {
+		return Case{}, err
+	}
+	return final, nil
+}
+
+// insertDecision appends to a case's audit trail.
+func insertDecision(ctx context.Context, q querier, caseID uuid.UUID, actor, decision string, action *string,
+	params map[string]any, cause *string, reason, note string, applied bool, result *Result, policyVersion string, at time.Time) error {
+	if params == nil {
+		params = map[string]any{}
+	}
+	_, err := q.Exec(ctx, `
+		INSERT INTO case_decisions (case_id, actor, decision, action, params, cause, reason, note, applied, result,
+			policy_version, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		caseID, actor, decision, action, params, cause, reason, note, applied, result, policyVersion, at)
+	if err != nil {
+		return fmt.Errorf("insertDecision(%s, %s): %w", caseID, decision, err)
+	}
+	return nil
+}
+
+// recordFailure notes a failed triage on an open case and schedules the
+// next attempt with exponential backoff (15 s doubling, at most an hour).
+func (s *Service) recordFailure(ctx context.Context, caseID uuid.UUID, cause error) {
+	msg := cause.Error()
+	if len(msg) > 2000 {
+		msg = msg[:2000]
+	}
+	_, err := s.pool.Exec(context.WithoutCancel(ctx), `
+		UPDATE cases SET attempts = attempts + 1, last_error = $2,
+			next_attempt_at = $3::timestamptz + least(interval '15 seconds' * power(2, attempts), interval '1 hour')
+		WHERE id = $1 AND status = 'open'`, caseID, msg, s.now())
+	if err != nil {
+		s.log.Error("recording a failed triage", "case", caseID, "err", err, "triage_err", cause)
+	}
+}
+
+// TriageOpen triages up to limit open cases whose next attempt is due,
+// oldest first, and returns how many it triaged. Failures are recorded on
+// their cases and retried later with backoff.
+func (s *Service) TriageOpen(ctx context.Context, limit int) (n int, err error) {
+	defer derrors.Wrap(&err, "TriageOpen(%d)", limit)
+	rows, err := s.pool.Query(ctx, `SELECT exception_id FROM cases
+		WHERE status = 'open' AND (next_attempt_at IS NULL OR next_attempt_at <= $1)
+		ORDER BY created_at LIMIT $2`, s.now(), limit)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if _, err := s.Intake(ctx, id); err != nil {
+			if ctx.Err() != nil {
+				return n, ctx.Err()
+			}
+			s.log.Warn("triage failed; will retry", "exception", id, "err", err)
+			continue
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Run triages open cases every interval until ctx ends.
+func (s *Service) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		for {
+			n, err := s.TriageOpen(ctx, 100)
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("triaging open cases", "err", err)
+			}
+			if n < 100 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

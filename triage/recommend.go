@@ -1,0 +1,367 @@
+package triage
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/orchestration"
+	"github.com/omnitriage/omnitriage/rules"
+)
+
+// RecommendContext is what a reporter may tell triage about an order that
+// omnitriage does not hold (or more than it holds): it feeds the risks
+// and the policy's guards.
+type RecommendContext struct {
+	OrderValue        *float64   `json:"order_value,omitempty"`
+	Currency          string     `json:"currency,omitempty"`
+	CustomerTier      string     `json:"customer_tier,omitempty"`
+	Channel           string     `json:"channel,omitempty"`
+	ServiceLevel      string     `json:"service_level,omitempty"`
+	PromisedBy        *time.Time `json:"promised_by,omitempty"`
+	EstimatedDelivery *time.Time `json:"estimated_delivery,omitempty"`
+	FraudScore        *float64   `json:"fraud_score,omitempty"`
+	RefundAmount      *float64   `json:"refund_amount,omitempty"`
+}
+
+// validate adds c's bad fields to v under prefix.
+func (c RecommendContext) validate(v *derrors.ValidationError, prefix string) {
+	amount := func(name string, x *float64) {
+		if x != nil && (math.IsNaN(*x) || *x < 0 || *x > 1e9) {
+			v.Add(prefix+name, "want a non-negative amount")
+		}
+	}
+	amount("order_value", c.OrderValue)
+	amount("refund_amount", c.RefundAmount)
+	if c.FraudScore != nil && !(*c.FraudScore >= 0 && *c.FraudScore <= 1) {
+		v.Add(prefix+"fraud_score", "want a score from 0 to 1")
+	}
+	if c.Currency != "" && (len(c.Currency) != 3 || strings.ToUpper(c.Currency) != c.Currency) {
+		v.Add(prefix+"currency", "want an ISO 4217 code such as EUR")
+	}
+	if c.ServiceLevel != "" && !slices.Contains(rules.ServiceLevels(), c.ServiceLevel) {
+		v.Add(prefix+"service_level", "want one of %s", strings.Join(rules.ServiceLevels(), ", "))
+	}
+	if len(c.CustomerTier) > 32 || len(c.Channel) > 64 {
+		v.Add(prefix+"customer_tier", "customer_tier at most 32 bytes, channel at most 64")
+	}
+}
+
+// prepareException validates an exception reported from outside and fills
+// in what the reporter may leave out. Fields only omnitriage sets (status,
+// created_at) are ignored.
+func (s *Service) prepareException(e *orchestration.Exception, actor string) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if e.ID == uuid.Nil {
+		e.ID = uuid.New()
+	}
+	if e.Source == "" {
+		e.Source = actor
+	}
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = s.now()
+	}
+	e.Status = "open"
+	return nil
+}
+
+// sameException reports whether a stored exception is the one reported
+// again under its id.
+func sameException(stored, e orchestration.Exception) bool {
+	return stored.Kind == e.Kind && stored.Message == e.Message && stored.Code == e.Code &&
+		(stored.OrderID == nil) == (e.OrderID == nil) && (stored.OrderID == nil || *stored.OrderID == *e.OrderID)
+}
+
+// ReportResult is the answer to Report.
+type ReportResult struct {
+	Exception orchestration.Exception `json:"exception"`
+	Case      Case                    `json:"case"`
+	// Created is false when an exception with the same id was reported before.
+	Created bool `json:"-"`
+}
+
+// Report stores an exception an outside system reports, with its case, in
+// one transaction, then triages it. A report with an id already stored
+// returns what exists (Created false), or a conflict when it differs. When
+// triage fails (the embedding server is down, say) the case stays open and
+// is retried by TriageOpen; the report itself has succeeded.
+func (s *Service) Report(ctx context.Context, actor string, e orchestration.Exception, extra *RecommendContext) (_ ReportResult, err error) {
+	defer derrors.Wrap(&err, "Report(%s)", e.Kind)
+	ex, created, err := s.store(ctx, actor, e, extra)
+	if err != nil {
+		return ReportResult{}, err
+	}
+	c, err := s.Intake(ctx, ex.ID)
+	if err != nil {
+		s.log.Warn("triage of a reported exception failed; it stays open and will be retried", "exception", ex.ID, "err", err)
+		if c, err = s.CaseOfException(ctx, ex.ID); err != nil {
+			return ReportResult{}, err
+		}
+	}
+	return ReportResult{Exception: ex, Case: c, Created: created}, nil
+}
+
+// store writes a reported exception and its open case in one transaction.
+func (s *Service) store(ctx context.Context, actor string, e orchestration.Exception, extra *RecommendContext) (orchestration.Exception, bool, error) {
+	if err := s.prepareException(&e, actor); err != nil {
+		return e, false, err
+	}
+	var ctxData RecommendContext
+	if extra != nil {
+		v := &derrors.ValidationError{}
+		extra.validate(v, "context.")
+		if err := v.Err(); err != nil {
+			return e, false, err
+		}
+		ctxData = *extra
+	}
+	var created bool
+	var stored orchestration.Exception
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if created, err = insertException(ctx, tx, e); err != nil {
+			return err
+		}
+		if stored, err = loadException(ctx, tx, e.ID); err != nil {
+			return err
+		}
+		if !created && !sameException(stored, e) {
+			return fmt.Errorf("exception %s exists with other content; report a new exception under a new id: %w", e.ID, derrors.Conflict)
+		}
+		_, err = insertOpenCase(ctx, tx, stored, ctxData)
+		return err
+	})
+	return stored, created, err
+}
+
+// RecommendRequest is the body of POST /v1/recommendations: an exception in
+// the canonical model and, optionally, what omnitriage does not know about
+// its order.
+type RecommendRequest struct {
+	Exception orchestration.Exception `json:"exception"`
+	Context   *RecommendContext       `json:"context,omitempty"`
+}
+
+// Recommendation is the answer to an orchestrator: the cause, the risks,
+// the fix and whether it was applied.
+type Recommendation struct {
+	CaseID      uuid.UUID `json:"case_id"`
+	CaseURL     string    `json:"case_url"`
+	ExceptionID uuid.UUID `json:"exception_id"`
+	// Decision is auto_applied, queued_for_review or no_action (or open
+	// when triage could not run yet and will be retried).
+	Decision       string         `json:"decision"`
+	Reason         string         `json:"reason"`
+	Cause          string         `json:"cause,omitempty"`
+	CauseTitle     string         `json:"cause_title,omitempty"`
+	Confidence     float64        `json:"confidence"`
+	Risks          Risks          `json:"risks"`
+	Action         string         `json:"action,omitempty"`
+	Params         map[string]any `json:"params,omitempty"`
+	ExpectedEffect string         `json:"expected_effect,omitempty"`
+	Alternatives   []Candidate    `json:"alternatives"`
+	Result         *Result        `json:"result,omitempty"`
+	Versions       Versions       `json:"versions"`
+}
+
+// recommendationOf is the orchestrator's view of a case.
+func recommendationOf(c Case) Recommendation {
+	r := Recommendation{CaseID: c.ID, CaseURL: c.URL, ExceptionID: c.ExceptionID, Decision: c.Status, Reason: c.Reason,
+		Cause: c.Cause, CauseTitle: c.CauseTitle, Risks: c.Risks, Action: c.Action, Params: c.Params,
+		ExpectedEffect: c.ExpectedEffect, Alternatives: c.Alternatives, Result: c.Result, Versions: c.Versions}
+	if c.Confidence != nil {
+		r.Confidence = *c.Confidence
+	}
+	if r.Risks.Stockout.Factors == nil && r.Risks.Stockout.Method == "" {
+		r.Risks = Risks{}
+	}
+	return r
+}
+
+// Idempotency is a client's retry key, scoped to the caller and route.
+type Idempotency = orchestration.Idempotency
+
+// RecommendResult is the answer to Recommend: the exact bytes first
+// answered for the idempotency key, and whether this is a replay.
+type RecommendResult struct {
+	Recommendation Recommendation
+	Response       json.RawMessage
+	Replayed       bool
+}
+
+// Recommend runs triage synchronously for an orchestrator: it stores the
+// exception and its case, triages it and answers with the recommendation.
+// With an idempotency key, a retry with the same body returns the first
+// answer byte for byte (also when both calls arrive at once), and the same
+// key with another body is a conflict.
+func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency, req RecommendRequest) (_ RecommendResult, err error) {
+	defer derrors.Wrap(&err, "Recommend(%s)", req.Exception.Kind)
+	v := &derrors.ValidationError{}
+	if err := req.Exception.Validate(); err != nil {
+		var ve *derrors.ValidationError
+		if !errors.As(err, &ve) {
+			return RecommendResult{}, err
+		}
+		for _, f := range ve.Fields {
+			v.Add("exception."+f.Field, "%s", f.Reason)
+		}
+	}
+	if req.Context != nil {
+		req.Context.validate(v, "context.")
+	}
+	if err := v.Err(); err != nil {
+		return RecommendResult{}, err
+	}
+	var hash [32]byte
+	if idem != nil {
+		hash = sha256.Sum256(idem.Body)
+		if res, ok, err := s.replayRecommendation(ctx, idem, hash); ok || err != nil {
+			return res, err
+		}
+	}
+	var excID uuid.UUID
+	for attempt := 0; ; attempt++ {
+		e := req.Exception
+		if err := s.prepareException(&e, actor); err != nil {
+			return RecommendResult{}, err
+		}
+		won := true
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			created, err := insertException(ctx, tx, e)
+			if err != nil {
+				return err
+			}
+			stored, err := loadException(ctx, tx, e.ID)
+			if err != nil {
+				return err
+			}
+			if !created && !sameException(stored, e) {
+				return fmt.Errorf("exception %s exists with other content: %w", e.ID, derrors.Conflict)
+			}
+			var extra RecommendContext
+			if req.Context != nil {
+				extra = *req.Context
+			}
+			if _, err := insertOpenCase(ctx, tx, stored, extra); err != nil {
+				return err
+			}
+			if idem != nil {
+				// Of two calls with one key, the second waits here for the
+				// first to commit, then inserts nothing.
+				tag, err := tx.Exec(ctx, `INSERT INTO recommendation_keys (scope, key, request_hash, exception_id)
+					VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, idem.Scope, idem.Key, hash[:], e.ID)
+				if err != nil {
+					return err
+				}
+				if tag.RowsAffected() == 0 {
+					won = false
+					return errLostRace
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, errLostRace) && attempt < 3 {
+			res, ok, err := s.replayRecommendation(ctx, idem, hash)
+			if ok || err != nil {
+				return res, err
+			}
+			continue
+		}
+		if err != nil {
+			return RecommendResult{}, err
+		}
+		if won {
+			excID = e.ID
+			break
+		}
+	}
+	return s.answer(ctx, idem, excID, false)
+}
+
+// errLostRace rolls back a transaction that found its idempotency key taken.
+var errLostRace = errors.New("idempotency key taken by a concurrent request")
+
+// replayRecommendation answers a key seen before: the stored bytes, or the
+// case's recommendation when the first call has not stored them (it failed
+// or is still triaging, in which case Intake waits for it).
+func (s *Service) replayRecommendation(ctx context.Context, idem *Idempotency, hash [32]byte) (RecommendResult, bool, error) {
+	var stored []byte
+	var excID uuid.UUID
+	var response []byte
+	err := s.pool.QueryRow(ctx, `SELECT request_hash, exception_id, response FROM recommendation_keys WHERE scope = $1 AND key = $2`,
+		idem.Scope, idem.Key).Scan(&stored, &excID, &response)
+	if isNoRows(err) {
+		return RecommendResult{}, false, nil
+	}
+	if err != nil {
+		return RecommendResult{}, false, err
+	}
+	if !bytes.Equal(stored, hash[:]) {
+		return RecommendResult{}, false, fmt.Errorf("Idempotency-Key %q was used with a different request body; use a new key for a new request: %w",
+			idem.Key, derrors.Conflict)
+	}
+	if response != nil {
+		var r Recommendation
+		if err := json.Unmarshal(response, &r); err != nil {
+			return RecommendResult{}, false, fmt.Errorf("stored recommendation: %w", err)
+		}
+		return RecommendResult{Recommendation: r, Response: response, Replayed: true}, true, nil
+	}
+	res, err := s.answer(ctx, idem, excID, true)
+	return res, true, err
+}
+
+// answer triages the exception (a no-op when done already) and, with a
+// key, stores the answer's bytes once, so every replay gets the same.
+func (s *Service) answer(ctx context.Context, idem *Idempotency, excID uuid.UUID, replayed bool) (RecommendResult, error) {
+	c, err := s.Intake(ctx, excID)
+	if err != nil {
+		return RecommendResult{}, fmt.Errorf("triage failed; the case stays open and is retried in the background, and a retry of this request returns it: %w",
+			orUnavailable(err))
+	}
+	rec := recommendationOf(c)
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return RecommendResult{}, err
+	}
+	if idem == nil {
+		return RecommendResult{Recommendation: rec, Response: body, Replayed: replayed}, nil
+	}
+	var stored []byte
+	err = s.pool.QueryRow(ctx, `
+		UPDATE recommendation_keys SET status = 200, response = coalesce(response, $3)
+		WHERE scope = $1 AND key = $2 RETURNING response`, idem.Scope, idem.Key, body).Scan(&stored)
+	if err != nil {
+		return RecommendResult{}, err
+	}
+	if !bytes.Equal(stored, body) {
+		if err := json.Unmarshal(stored, &rec); err != nil {
+			return RecommendResult{}, err
+		}
+	}
+	return RecommendResult{Recommendation: rec, Response: stored, Replayed: replayed}, nil
+}
+
+// orUnavailable marks an error without a kind as Unavailable: the caller
+// may retry.
+func orUnavailable(err error) error {
+	for _, k := range []error{derrors.Invalid, derrors.NotFound, derrors.Conflict, derrors.Unavailable} {
+		if errors.Is(err, k) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %w", err, derrors.Unavailable)
+}
