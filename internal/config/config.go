@@ -49,7 +49,7 @@ type Var struct {
 var Vars = []Var{
 	{"DATABASE_URL", "", "PostgreSQL URL (postgres://user:pass@host:port/db). Required by serve and migrate; `make run` sets it to the local cluster."},
 	{"LISTEN_ADDR", ":8080", "host:port the HTTP server listens on."},
-	{"BASE_URL", "http://localhost:8080", "how people and orchestrators reach the server; used in links such as case URLs."},
+	{"BASE_URL", "", "how people and orchestrators reach the server, used in links such as case URLs; default http://localhost:PORT from LISTEN_ADDR."},
 	{"LOG_LEVEL", "info", "debug, info, warn or error."},
 	{"LOG_FORMAT", "text", "text or json."},
 	{"SHUTDOWN_GRACE", "15s", "how long in-flight requests and jobs may run after SIGINT/SIGTERM."},
@@ -138,6 +138,8 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil || port == "" {
 		bad("LISTEN_ADDR", "want host:port such as :8080 or 127.0.0.1:8080")
+	} else if c.BaseURL == "" {
+		c.BaseURL = "http://localhost:" + port
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		bad("DATABASE_URL", "want a postgres:// URL")

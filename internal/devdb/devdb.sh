@@ -214,8 +214,13 @@ start_cluster() {
 		die "port $PORT on 127.0.0.1 is taken by another program: stop it, or pick another port with OMNITRIAGE_PG_PORT=NNNN (then 'make db-reset' if the cluster was made with the old port)"
 	fi
 	say "starting PostgreSQL on 127.0.0.1:$PORT (log: $base/postgres.log)"
-	runpg "$bindir/pg_ctl" -D "$dir" -l "$base/postgres.log" -w -t 60 start >/dev/null ||
+	runpg "$bindir/pg_ctl" -D "$dir" -l "$base/postgres.log" -o "-p $PORT" -w -t 60 start >/dev/null ||
 		die "PostgreSQL did not start: see $base/postgres.log"
+}
+
+# running_port prints the port the cluster in $1 listens on (from its pid file).
+running_port() {
+	runpg sed -n 4p "$1/postmaster.pid" 2>/dev/null || true
 }
 
 ensure() {
@@ -232,6 +237,12 @@ ensure() {
 	bindir="$(ensure_packages)"
 	dir="$(cluster_dir)"
 	start_cluster "$bindir" "$dir"
+	local running
+	running="$(running_port "$dir")"
+	if [ -n "$running" ] && [ "$running" != "$PORT" ]; then
+		say "the cluster already runs on port $running (not $PORT); using it"
+		PORT="$running"
+	fi
 	local url="postgres://$DBUSER@127.0.0.1:$PORT/$DBNAME?sslmode=disable"
 	local admin="postgres://$DBUSER@127.0.0.1:$PORT/postgres?sslmode=disable"
 	if [ "$(psql "$admin" -XAtqc "SELECT 1 FROM pg_database WHERE datname = '$DBNAME'")" != "1" ]; then
