@@ -105,11 +105,11 @@ func (PostArgs) Kind() string { return "erp_post" }
 // Kind names the job for River.
 func (NotifyArgs) Kind() string { return "notify" }
 
-// enqueueSQL inserts a River job directly, so a job can ride in the same
+// EnqueueSQL inserts a River job directly, so a job can ride in the same
 // pipelined batch or transaction as the state change that makes it due. It is
 // River's documented way to insert from SQL; River's workers pick it up on
 // their next fetch.
-const enqueueSQL = `INSERT INTO river_job (args, kind, max_attempts, priority, queue, state, scheduled_at)
+const EnqueueSQL = `INSERT INTO river_job (args, kind, max_attempts, priority, queue, state, scheduled_at)
 	VALUES ($1, $2, $3, 1, 'default', 'available', coalesce($4, now()))`
 
 // maxAttempts is how often River tries a lifecycle job before it is
@@ -118,7 +118,7 @@ const maxAttempts = 12
 
 func queueJob(b *pgx.Batch, args river.JobArgs, at *time.Time) {
 	raw, _ := json.Marshal(args)
-	b.Queue(enqueueSQL, raw, args.Kind(), maxAttempts, at)
+	b.Queue(EnqueueSQL, raw, args.Kind(), maxAttempts, at)
 }
 
 func enqueue(ctx context.Context, tx pgx.Tx, args river.JobArgs, at *time.Time) error {
@@ -126,7 +126,7 @@ func enqueue(ctx context.Context, tx pgx.Tx, args river.JobArgs, at *time.Time) 
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, enqueueSQL, raw, args.Kind(), maxAttempts, at)
+	_, err = tx.Exec(ctx, EnqueueSQL, raw, args.Kind(), maxAttempts, at)
 	return err
 }
 

@@ -350,6 +350,7 @@ func rawCapture(pool *pgxpool.Pool, skus []string) func(context.Context, int, *r
 		b.Queue(`INSERT INTO sourcing_plans (order_id, policy_version, rule_group, complete, plan) VALUES ($1, 'raw', 'network', true, $2)`,
 			orderID, string(plan))
 		b.Queue(`INSERT INTO order_events (order_id, kind, to_status, actor, data) VALUES ($1, 'captured', 'captured', 'bench', '{"lines":3}')`, orderID)
+		b.Queue(orchestration.EnqueueSQL, []byte(`{"order_id":"`+orderID.String()+`"}`), "bench_noop", 1, nil)
 		b.Queue(orchestration.ReserveSQL, resIDs, ids, locs, qtys, lineIDs, 0, "order", orderID, "", nil, "bench", "raw")
 		b.Queue(orchestration.LoadSQL, []int64{locID}, []time.Time{now.UTC().Truncate(24 * time.Hour)}, []int32{0})
 		return pool.SendBatch(ctx, b).Close()

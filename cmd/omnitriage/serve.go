@@ -24,8 +24,10 @@ import (
 	"github.com/omnitriage/omnitriage/internal/config"
 	"github.com/omnitriage/omnitriage/internal/database"
 	"github.com/omnitriage/omnitriage/internal/web"
+	"github.com/omnitriage/omnitriage/models"
 	"github.com/omnitriage/omnitriage/orchestration"
 	"github.com/omnitriage/omnitriage/rules"
+	"github.com/omnitriage/omnitriage/triage"
 )
 
 func runServe(ctx context.Context, env *environment, args []string) error {
@@ -100,9 +102,35 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	if err != nil {
 		return nil, err
 	}
+	// Every exception the core raises gets its triage case in the same
+	// transaction; tri is set below, before anything can raise one.
+	var tri *triage.Service
 	a.orch, err = orchestration.NewService(pool, orchestration.Config{Log: log, Policy: func() *rules.Policy { return a.policy },
-		Systems: systems, TrackEvery: cfg.TrackEvery})
+		Systems: systems, TrackEvery: cfg.TrackEvery,
+		OnException: func(ctx context.Context, tx pgx.Tx, e orchestration.Exception) error { return tri.Enqueue(ctx, tx, e) }})
 	if err != nil {
+		return nil, err
+	}
+	var emb models.Embedder = models.NewLocalEmbedder(cfg.EmbeddingDim)
+	if cfg.EmbeddingURL != "" {
+		if emb, err = models.NewOpenAIEmbedder(models.OpenAIConfig{BaseURL: cfg.EmbeddingURL, APIKey: cfg.EmbeddingKey,
+			Model: cfg.EmbeddingModel, Dimensions: cfg.EmbeddingDim}); err != nil {
+			return nil, fmt.Errorf("EMBEDDING_URL: %w", err)
+		}
+	}
+	// Applier stays nil until orchestration's commands are wired in: until
+	// then nothing is applied automatically and approvals answer 503.
+	tri, err = triage.NewService(pool, triage.Config{Core: a.orch, Embedder: emb, Policy: func() *rules.Policy { return a.policy },
+		Log: log, BaseURL: cfg.BaseURL})
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	err = tri.Prepare(pctx) // seeds the cause library, embeds it, fits the calibration
+	cancel()
+	if errors.Is(err, models.ErrUnavailable) {
+		log.Error("triage not ready: the embedding server does not answer; exceptions wait as open cases", "err", err)
+	} else if err != nil {
 		return nil, err
 	}
 	if err := a.initJobs(); err != nil {
@@ -130,10 +158,17 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 		oh := orchestration.NewHandlers(a.orch, a.errs, guard, cfg.MaxBodyBytes)
 		oh.CarrierSecret = []byte(cfg.AdapterSecret)
 		oh.Register(v1)
+		triage.NewHandlers(tri, a.errs, guard, cfg.MaxBodyBytes).Register(v1)
 		v1.With(guard.Require(auth.Admin)).Get("/jobs", a.errs.H(a.handleListJobs))
 		v1.With(guard.Require(auth.Admin)).Post("/jobs/{id}/retry", a.errs.H(a.handleRetryJob))
 	})
 	a.router = r
+	if cfg.Workers > 0 { // triage the exceptions the core raised and reports left open
+		tctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); tri.Run(tctx, 5*time.Second) }()
+		a.closers = append(a.closers, func() { stop(); <-done })
+	}
 	return a, nil
 }
 

@@ -16,28 +16,27 @@ import (
 
 // Config is everything the binary can be told through its environment.
 type Config struct {
-	DatabaseURL     string        // DATABASE_URL
-	ListenAddr      string        // LISTEN_ADDR
-	BaseURL         string        // BASE_URL: how users reach the server, for links
-	LogLevel        slog.Level    // LOG_LEVEL
-	LogFormat       string        // LOG_FORMAT: text or json
-	ShutdownGrace   time.Duration // SHUTDOWN_GRACE
-	RequestTimeout  time.Duration // REQUEST_TIMEOUT
-	MaxBodyBytes    int64         // MAX_BODY_BYTES
-	DBMaxConns      int32         // DB_MAX_CONNS
-	Workers         int           // WORKERS: River job workers; 0 runs none
-	PolicyFile      string        // POLICY_FILE: rules YAML; empty uses the built-in policy
-	EmbeddingURL    string        // EMBEDDING_URL: OpenAI-compatible base URL; empty uses the local embedder
-	EmbeddingKey    string        // EMBEDDING_API_KEY
-	EmbeddingModel  string        // EMBEDDING_MODEL
-	EmbeddingDim    int           // EMBEDDING_DIM
-	ClusterSchedule string        // CLUSTER_SCHEDULE: cron spec for root-cause clustering
-	Adapters        string        // ADAPTERS: simulator or http
-	SimSeed         int64         // SIM_SEED
-	SimFaults       string        // SIM_FAULTS: default or none
-	AdapterURL      string        // ADAPTER_URL: base URL of the outside systems (http adapters)
-	AdapterSecret   string        // ADAPTER_SECRET: HMAC secret for requests and callbacks
-	TrackEvery      time.Duration // TRACK_EVERY: how often shipments and pending postings are polled
+	DatabaseURL    string        // DATABASE_URL
+	ListenAddr     string        // LISTEN_ADDR
+	BaseURL        string        // BASE_URL: how users reach the server, for links
+	LogLevel       slog.Level    // LOG_LEVEL
+	LogFormat      string        // LOG_FORMAT: text or json
+	ShutdownGrace  time.Duration // SHUTDOWN_GRACE
+	RequestTimeout time.Duration // REQUEST_TIMEOUT
+	MaxBodyBytes   int64         // MAX_BODY_BYTES
+	DBMaxConns     int32         // DB_MAX_CONNS
+	Workers        int           // WORKERS: River job workers; 0 runs none
+	PolicyFile     string        // POLICY_FILE: rules YAML; empty uses the built-in policy
+	EmbeddingURL   string        // EMBEDDING_URL: OpenAI-compatible base URL; empty uses the local embedder
+	EmbeddingKey   string        // EMBEDDING_API_KEY
+	EmbeddingModel string        // EMBEDDING_MODEL
+	EmbeddingDim   int           // EMBEDDING_DIM
+	Adapters       string        // ADAPTERS: simulator or http
+	SimSeed        int64         // SIM_SEED
+	SimFaults      string        // SIM_FAULTS: default or none
+	AdapterURL     string        // ADAPTER_URL: base URL of the outside systems (http adapters)
+	AdapterSecret  string        // ADAPTER_SECRET: HMAC secret for requests and callbacks
+	TrackEvery     time.Duration // TRACK_EVERY: how often shipments and pending postings are polled
 }
 
 // Var documents one environment variable: the README's table is made from these.
@@ -62,11 +61,10 @@ var Vars = []Var{
 	{"EMBEDDING_API_KEY", "", "API key for EMBEDDING_URL."},
 	{"EMBEDDING_MODEL", "", "embedding model name at EMBEDDING_URL."},
 	{"EMBEDDING_DIM", "384", "embedding dimension."},
-	{"CLUSTER_SCHEDULE", "@every 15m", "cron spec for root-cause clustering."},
 	{"ADAPTERS", "simulator", "outside systems (payment, fraud, tax, WMS, carrier, ERP, notifications): simulator (built in, deterministic) or http."},
 	{"SIM_SEED", "1", "seed of the built-in simulator."},
 	{"SIM_FAULTS", "default", "simulator fault rates: default (declines, timeouts, rejections, delays) or none."},
-	{"ADAPTER_URL", "", "with ADAPTERS=http: base URL of the outside systems; each system's paths are appended (see docs/adapters)."},
+	{"ADAPTER_URL", "", "with ADAPTERS=http: base URL of the outside systems; each system's paths are appended (paths in orchestration/adapter/doc.go)."},
 	{"ADAPTER_SECRET", "", "HMAC-SHA256 secret that signs requests to outside systems and verifies their callbacks."},
 	{"TRACK_EVERY", "30m", "how often shipments in transit and pending ERP postings are polled."},
 }
@@ -108,27 +106,26 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	c := Config{
-		DatabaseURL:     get("DATABASE_URL"),
-		ListenAddr:      get("LISTEN_ADDR"),
-		BaseURL:         strings.TrimRight(get("BASE_URL"), "/"),
-		LogFormat:       get("LOG_FORMAT"),
-		ShutdownGrace:   dur("SHUTDOWN_GRACE"),
-		RequestTimeout:  dur("REQUEST_TIMEOUT"),
-		MaxBodyBytes:    num("MAX_BODY_BYTES", 1024, 64<<20),
-		DBMaxConns:      int32(num("DB_MAX_CONNS", 1, 1000)),
-		Workers:         int(num("WORKERS", 0, 1000)),
-		PolicyFile:      get("POLICY_FILE"),
-		EmbeddingURL:    get("EMBEDDING_URL"),
-		EmbeddingKey:    get("EMBEDDING_API_KEY"),
-		EmbeddingModel:  get("EMBEDDING_MODEL"),
-		EmbeddingDim:    int(num("EMBEDDING_DIM", 8, 8192)),
-		ClusterSchedule: get("CLUSTER_SCHEDULE"),
-		Adapters:        get("ADAPTERS"),
-		SimSeed:         num("SIM_SEED", 0, 1<<62),
-		SimFaults:       get("SIM_FAULTS"),
-		AdapterURL:      strings.TrimRight(get("ADAPTER_URL"), "/"),
-		AdapterSecret:   get("ADAPTER_SECRET"),
-		TrackEvery:      dur("TRACK_EVERY"),
+		DatabaseURL:    get("DATABASE_URL"),
+		ListenAddr:     get("LISTEN_ADDR"),
+		BaseURL:        strings.TrimRight(get("BASE_URL"), "/"),
+		LogFormat:      get("LOG_FORMAT"),
+		ShutdownGrace:  dur("SHUTDOWN_GRACE"),
+		RequestTimeout: dur("REQUEST_TIMEOUT"),
+		MaxBodyBytes:   num("MAX_BODY_BYTES", 1024, 64<<20),
+		DBMaxConns:     int32(num("DB_MAX_CONNS", 1, 1000)),
+		Workers:        int(num("WORKERS", 0, 1000)),
+		PolicyFile:     get("POLICY_FILE"),
+		EmbeddingURL:   get("EMBEDDING_URL"),
+		EmbeddingKey:   get("EMBEDDING_API_KEY"),
+		EmbeddingModel: get("EMBEDDING_MODEL"),
+		EmbeddingDim:   int(num("EMBEDDING_DIM", 8, 8192)),
+		Adapters:       get("ADAPTERS"),
+		SimSeed:        num("SIM_SEED", 0, 1<<62),
+		SimFaults:      get("SIM_FAULTS"),
+		AdapterURL:     strings.TrimRight(get("ADAPTER_URL"), "/"),
+		AdapterSecret:  get("ADAPTER_SECRET"),
+		TrackEvery:     dur("TRACK_EVERY"),
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
 		bad("LOG_LEVEL", "want debug, info, warn or error")

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,19 @@ func TestVarsDocumented(t *testing.T) {
 	for _, v := range Vars {
 		if v.Doc == "" {
 			t.Errorf("Vars[%s] has no doc", v.Name)
+		}
+	}
+}
+
+// TestREADMEListsEveryVar keeps the README's configuration table true.
+func TestREADMEListsEveryVar(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars {
+		if !strings.Contains(string(b), "| `"+v.Name+"` |") {
+			t.Errorf("README's configuration table lacks %s", v.Name)
 		}
 	}
 }
