@@ -128,15 +128,16 @@ CREATE TABLE recommendation_keys (
 -- The classifier's confidence calibration per embedding model, fitted by
 -- cross-validation over the labelled examples. The newest row is in force.
 CREATE TABLE classifier_calibrations (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    model       text             NOT NULL,
-    version     text             NOT NULL,
-    method      text             NOT NULL,
-    params      jsonb            NOT NULL,
-    examples    integer          NOT NULL,
-    causes      integer          NOT NULL,
-    cv_accuracy double precision NOT NULL,
-    created_at  timestamptz      NOT NULL DEFAULT now()
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    model        text             NOT NULL,
+    version      text             NOT NULL,
+    method       text             NOT NULL,
+    params       jsonb            NOT NULL,
+    examples     integer          NOT NULL, -- how many, and the newest, of the model's
+    last_example bigint           NOT NULL, -- example vectors it was fitted on
+    causes       integer          NOT NULL,
+    cv_accuracy  double precision NOT NULL,
+    created_at   timestamptz      NOT NULL DEFAULT now()
 );
 CREATE INDEX classifier_calibrations_model_idx ON classifier_calibrations (model, id);
 
@@ -152,7 +153,13 @@ CREATE TABLE risk_models (
     PRIMARY KEY (name, version)
 );
 
+-- The delivery risk reads a carrier's recent delay exceptions and deliveries.
+CREATE INDEX exceptions_carrier_idx ON exceptions (carrier, occurred_at) WHERE carrier <> '';
+CREATE INDEX shipments_carrier_idx ON shipments (carrier, delivered_at) WHERE delivered_at IS NOT NULL;
+
 -- +goose Down
+DROP INDEX shipments_carrier_idx;
+DROP INDEX exceptions_carrier_idx;
 DROP TABLE risk_models;
 DROP TABLE classifier_calibrations;
 DROP TABLE recommendation_keys;

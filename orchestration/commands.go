@@ -150,6 +150,12 @@ func (s *Service) Apply(ctx context.Context, actor string, cmd Command) (_ Comma
 	params, _ := json.Marshal(cmd)
 	var res CommandResult
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		// Lock the order first: commands on one order run one at a time, and
+		// an unknown order is a 404, not a broken reference.
+		o, err := lockOrder(ctx, tx, cmd.OrderID)
+		if err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `INSERT INTO order_commands (id, order_id, kind, params, actor) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (id) DO NOTHING`, cmd.ID, cmd.OrderID, cmd.Kind, params, actor)
 		if err != nil {
@@ -157,10 +163,6 @@ func (s *Service) Apply(ctx context.Context, actor string, cmd Command) (_ Comma
 		}
 		if tag.RowsAffected() == 0 {
 			res, err = s.storedCommand(ctx, tx, cmd)
-			return err
-		}
-		o, err := lockOrder(ctx, tx, cmd.OrderID)
-		if err != nil {
 			return err
 		}
 		summary, err := s.applyTx(ctx, tx, actor, o, cmd, booking)

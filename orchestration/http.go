@@ -49,6 +49,15 @@ func (h *Handlers) Register(r chi.Router) {
 	r.With(readers).Get("/shipments/{id}", e(h.handleGetShipment))
 	r.With(machine).Post("/shipments/{id}/events", e(h.handleShipmentEvents))
 
+	returners := h.guard.Require(auth.Orchestrator, auth.Support)
+	r.With(returners).Post("/orders/{id}/returns", e(h.handleRequestReturn))
+	r.With(readers).Get("/orders/{id}/returns", e(h.handleListReturns))
+	r.With(readers).Get("/returns/{id}", e(h.handleGetReturn))
+	r.With(returners).Post("/returns/{id}/receive", e(h.handleReceiveReturn))
+	r.With(h.guard.Require(auth.Support)).Post("/returns/{id}/approve", e(h.handleApproveRefund))
+	r.With(h.guard.Require(auth.Support, auth.Engineer)).Get("/refunds/mismatches", e(h.handleRefundMismatches))
+	r.With(h.guard.Require(auth.Engineer)).Get("/metrics/process", e(h.handleProcessMetrics))
+
 	r.With(machine).Post("/inventory/adjustments", e(h.handleAdjustInventory))
 	r.With(readers).Get("/stock", e(h.handleGetStock))
 	r.With(machine).Post("/reservations", e(h.handleCreateHold))

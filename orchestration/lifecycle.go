@@ -42,14 +42,17 @@ var transitions = map[string][]string{
 	StatusReleased:         {StatusReleased, StatusPartiallyShipped, StatusShipped, StatusOnHold, StatusCancelled},
 	StatusPartiallyShipped: {StatusPartiallyShipped, StatusShipped, StatusOnHold},
 	StatusShipped:          {StatusDelivered, StatusShipped},
-	StatusDelivered:        {},
+	StatusDelivered:        {StatusReturnRequested},
+	StatusReturnRequested:  {StatusReturned},
+	StatusReturned:         {StatusRefunded},
+	StatusRefunded:         {},
 	StatusCancelled:        {},
 	StatusRejected:         {StatusCancelled},
 }
 
 // Terminal reports whether an order in status will not move again by itself.
 func Terminal(status string) bool {
-	return status == StatusDelivered || status == StatusCancelled || status == StatusRejected
+	return status == StatusDelivered || status == StatusCancelled || status == StatusRejected || status == StatusRefunded
 }
 
 // CanTransition reports whether an order may move from one status to another.

@@ -26,6 +26,7 @@ func (s *Service) RegisterWorkers(w *river.Workers) {
 	river.AddWorker(w, &trackWorker{s: s})
 	river.AddWorker(w, &postWorker{s: s})
 	river.AddWorker(w, &notifyWorker{s: s})
+	s.registerReturnWorkers(w)
 }
 
 // TrackEvery is how often a shipment in transit is polled.
@@ -409,10 +410,8 @@ func (w *shipWorker) Work(ctx context.Context, job *river.Job[ShipArgs]) error {
 			"carrier": booking.Carrier, "tracking_url": booking.LabelURL, "eta": formatDate(&booking.EstimatedDelivery)}); err != nil {
 			return err
 		}
-		at := now.Add(s.trackEvery())
-		if s.now().Equal(now) {
-			at = time.Now().Add(s.trackEvery())
-		}
+		// Jobs run on the database's wall clock, not the injected one.
+		at := time.Now().Add(s.trackEvery())
 		return enqueue(ctx, tx, TrackArgs{ShipmentID: sh.ID}, &at)
 	})
 }

@@ -44,7 +44,7 @@ func (s *Service) rankCandidates(ctx context.Context, cc *caseContext, cause Cau
 			c.Params = map[string]any{}
 		}
 		if cc.order != nil && len(cc.lines) > 0 && needsLines(a) {
-			c.Params["line_ids"] = lineIDs(cc.lines)
+			c.Params["line_ids"], c.Params["lines"] = lineIDs(cc.lines), lineNumbers(cc.lines)
 		}
 		switch a {
 		case rules.ActionReroute, rules.ActionSplit:

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
@@ -42,7 +41,7 @@ type Classification struct {
 	// Votes is every cause's share of the vote.
 	Votes      map[string]float64 `json:"votes"`
 	Neighbours []Neighbour        `json:"neighbours"`
-	Search     Search             `json:"search"`
+	Search     KNNSearch          `json:"search"`
 	Version    string             `json:"version"`
 }
 
@@ -176,8 +175,8 @@ func (s *Service) TrainClassifier(ctx context.Context) (_ ClassifierReport, err 
 	rep := ClassifierReport{Model: model, Version: version, Method: cal.Method, Examples: len(all), Causes: len(causes),
 		Folds: calibrationFolds, CVAccuracy: acc, CVMacroF1: f1}
 	_, err = s.pool.Exec(ctx, `
-		INSERT INTO classifier_calibrations (model, version, method, params, examples, causes, cv_accuracy)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, model, version, cal.Method, params, len(all), len(causes), acc)
+		INSERT INTO classifier_calibrations (model, version, method, params, examples, last_example, causes, cv_accuracy)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, model, version, cal.Method, params, len(all), all[len(all)-1].id, len(causes), acc)
 	if err != nil {
 		return ClassifierReport{}, err
 	}
@@ -220,32 +219,4 @@ func (s *Service) ClassifierVersion() string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.cls.version
-}
-
-// sortedCauses returns the causes of votes by share, largest first.
-func sortedCauses(votes map[string]float64) []string {
-	out := make([]string, 0, len(votes))
-	for c := range votes {
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(a, b string) int {
-		switch {
-		case votes[a] > votes[b]:
-			return -1
-		case votes[a] < votes[b]:
-			return 1
-		}
-		return compareStrings(a, b)
-	})
-	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

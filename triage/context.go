@@ -130,6 +130,16 @@ func lineIDs(lines []orchestration.Line) []uuid.UUID {
 	return ids
 }
 
+// lineNumbers lists the line numbers of lines, as orchestration's commands
+// name lines.
+func lineNumbers(lines []orchestration.Line) []int {
+	n := make([]int, len(lines))
+	for i, l := range lines {
+		n[i] = l.LineNo
+	}
+	return n
+}
+
 // payloadNumber reads the first of keys that holds a number.
 func (cc *caseContext) payloadNumber(keys ...string) (float64, bool) {
 	for _, k := range keys {
@@ -322,7 +332,7 @@ func (s *Service) deliveryRisk(ctx context.Context, cc *caseContext) (Risk, erro
 			estimate = &t
 		}
 	}
-	if promise == nil && estimate == nil && cc.exc.Carrier == "" {
+	if promise == nil && estimate == nil && cc.exc.Carrier == "" && cc.order == nil {
 		return Risk{Method: "none", Factors: []models.Factor{}, Note: "no promise, estimate or carrier to score"}, nil
 	}
 	if promise != nil && estimate != nil {
@@ -334,32 +344,26 @@ func (s *Service) deliveryRisk(ctx context.Context, cc *caseContext) (Risk, erro
 	f["service_express"] = b2f(svc == rules.ServiceExpress)
 	f["service_same_day"] = b2f(svc == rules.ServiceSameDay)
 	f["carrier_exception"] = b2f(cc.exc.Kind == orchestration.KindCarrierDelay || cc.exc.Kind == orchestration.KindCarrierDisruption)
-	if cc.exc.Carrier != "" {
-		var delays, disruptions int
-		err := s.pool.QueryRow(ctx, `
-			SELECT count(*) FILTER (WHERE kind = 'carrier_delay' AND occurred_at > $3::timestamptz - interval '7 days')::int,
-				count(*) FILTER (WHERE kind = 'carrier_disruption' AND status IN ('open', 'triaged')
-					AND occurred_at > $3::timestamptz - interval '72 hours')::int
-			FROM exceptions WHERE carrier = $1 AND id <> $2`, cc.exc.Carrier, cc.exc.ID, s.now()).Scan(&delays, &disruptions)
-		if err != nil {
-			return Risk{}, fmt.Errorf("carrier history of %s: %w", cc.exc.Carrier, err)
+	var origins []int64
+	if cc.plan != nil {
+		for _, sh := range cc.plan.Shipments {
+			origins = append(origins, sh.LocationID)
 		}
-		f["carrier_delays_7d"] = float64(delays)
-		f["active_disruptions"] = float64(disruptions)
 	}
-	if cc.plan != nil && len(cc.plan.Shipments) > 0 {
+	if err := s.carrierFeatures(ctx, cc, origins, f); err != nil {
+		return Risk{}, err
+	}
+	if len(origins) > 0 {
 		var km float64
-		ids := make([]int64, 0, len(cc.plan.Shipments))
 		for _, sh := range cc.plan.Shipments {
 			km = math.Max(km, sh.DistanceKm)
-			ids = append(ids, sh.LocationID)
 		}
 		f["distance_km"] = math.Round(km)
 		var ratio *float64
 		err := s.pool.QueryRow(ctx, `
 			SELECT max(ll.orders::float8 / ll.capacity) FROM location_load ll JOIN locations l ON l.id = ll.location_id
 			WHERE ll.location_id = ANY($1) AND ll.capacity > 0 AND ll.day = ($2::timestamptz AT TIME ZONE l.timezone)::date`,
-			ids, s.now()).Scan(&ratio)
+			origins, s.now()).Scan(&ratio)
 		if err != nil {
 			return Risk{}, fmt.Errorf("location load: %w", err)
 		}
@@ -372,6 +376,56 @@ func (s *Service) deliveryRisk(ctx context.Context, cc *caseContext) (Risk, erro
 	s.mu.RUnlock()
 	bias, terms := deliveryTerms(f)
 	return scoreRisk(model, f, DeliveryHeuristicVersion, bias, terms), nil
+}
+
+// minDeliveries is the fewest deliveries an on-time rate is computed from.
+const minDeliveries = 5
+
+// carrierFeatures adds what the carrier's record says: its on-time rate
+// over 30 days, on the lane (the carrier from the order's shipping
+// locations) and overall, its delay exceptions in 7 days and its open
+// disruptions. The carrier is the exception's, else the one shipping the
+// order.
+func (s *Service) carrierFeatures(ctx context.Context, cc *caseContext, origins []int64, f map[string]float64) error {
+	var orderID *uuid.UUID
+	if cc.order != nil {
+		orderID = &cc.order.ID
+	}
+	var carrier string
+	var onTime, delivered, laneOnTime, laneDelivered, delays, disruptions int
+	err := s.pool.QueryRow(ctx, `
+		WITH c AS (SELECT coalesce(nullif($1, ''), (SELECT carrier FROM shipments WHERE order_id = $4 AND carrier <> ''
+				ORDER BY created_at DESC LIMIT 1), '') AS carrier),
+		h AS (SELECT s.location_id, s.delivered_at <= s.estimated_delivery AS on_time FROM shipments s, c
+			WHERE c.carrier <> '' AND s.carrier = c.carrier AND s.delivered_at IS NOT NULL
+				AND s.estimated_delivery IS NOT NULL AND s.delivered_at > $2::timestamptz - interval '30 days'),
+		e AS (SELECT e.kind, e.status, e.occurred_at FROM exceptions e, c
+			WHERE c.carrier <> '' AND e.carrier = c.carrier AND e.id <> $5
+				AND e.kind IN ('carrier_delay', 'carrier_disruption') AND e.occurred_at > $2::timestamptz - interval '7 days')
+		SELECT (SELECT carrier FROM c),
+			(SELECT count(*) FILTER (WHERE on_time) FROM h)::int, (SELECT count(*) FROM h)::int,
+			(SELECT count(*) FILTER (WHERE on_time AND location_id = ANY($3)) FROM h)::int,
+			(SELECT count(*) FILTER (WHERE location_id = ANY($3)) FROM h)::int,
+			(SELECT count(*) FILTER (WHERE kind = 'carrier_delay') FROM e)::int,
+			(SELECT count(*) FILTER (WHERE kind = 'carrier_disruption' AND status IN ('open', 'triaged')
+				AND occurred_at > $2::timestamptz - interval '72 hours') FROM e)::int`,
+		cc.exc.Carrier, s.now(), origins, orderID, cc.exc.ID).Scan(&carrier, &onTime, &delivered, &laneOnTime, &laneDelivered,
+		&delays, &disruptions)
+	if err != nil {
+		return fmt.Errorf("carrier record: %w", err)
+	}
+	if carrier == "" {
+		return nil
+	}
+	f["carrier_delays_7d"] = float64(delays)
+	f["active_disruptions"] = float64(disruptions)
+	if delivered >= minDeliveries {
+		f["carrier_on_time"] = math.Round(float64(onTime)/float64(delivered)*1000) / 1000
+	}
+	if laneDelivered >= minDeliveries {
+		f["lane_on_time"] = math.Round(float64(laneOnTime)/float64(laneDelivered)*1000) / 1000
+	}
+	return nil
 }
 
 func b2f(b bool) float64 {

@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -62,7 +63,7 @@ type reportRequest struct {
 func (h *Handlers) handleReportException(w http.ResponseWriter, r *http.Request) error {
 	var req reportRequest
 	if err := web.Decode(r, h.maxBody, &req); err != nil {
-		return err
+		return unembed(err, "Exception.")
 	}
 	res, err := h.svc.Report(r.Context(), actor(r), req.Exception, req.Context)
 	if err != nil {
@@ -94,6 +95,18 @@ func listQuery(r *http.Request, v *derrors.ValidationError) (limit int, after *u
 		after = &id
 	}
 	return limit, after
+}
+
+// unembed drops the embedded struct's name that encoding/json puts in
+// front of a field of an embedded struct ("Exception.line_ids").
+func unembed(err error, prefix string) error {
+	var ve *derrors.ValidationError
+	if errors.As(err, &ve) {
+		for i := range ve.Fields {
+			ve.Fields[i].Field = strings.TrimPrefix(ve.Fields[i].Field, prefix)
+		}
+	}
+	return err
 }
 
 func (h *Handlers) handleListExceptions(w http.ResponseWriter, r *http.Request) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/orchestration"
@@ -59,12 +60,21 @@ func (s *Service) Intake(ctx context.Context, exceptionID uuid.UUID) (_ Case, er
 		s.recordFailure(ctx, c.ID, err)
 		return Case{}, err
 	}
-	return s.commit(ctx, c.ID, exc, out)
+	var final Case
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		final, err = s.commitTx(ctx, tx, c.ID, exc, out)
+		return err
+	})
+	if err != nil {
+		return Case{}, err
+	}
+	return final, nil
 }
 
 // outcome is a recommendation computed but not yet committed.
 type outcome struct {
 	text     string
+	vec      []float32 // nil when the text has no words
 	cls      Classification
 	cause    Cause
 	risks    Risks
@@ -80,6 +90,8 @@ type outcome struct {
 }
 
 // evaluate computes exc's recommendation and the policy's verdict on it.
+// It only reads: exc need not be stored yet, and nothing it computes is
+// written until commitTx.
 func (s *Service) evaluate(ctx context.Context, exc orchestration.Exception, extra RecommendContext) (*outcome, error) {
 	pol := s.policy()
 	cc, err := s.gather(ctx, exc, extra)
@@ -109,9 +121,7 @@ func (s *Service) evaluate(ctx context.Context, exc orchestration.Exception, ext
 		}
 		out.notes = append(out.notes, "not classified: "+err.Error())
 	} else {
-		if err := s.storeExceptionEmbedding(ctx, s.pool, exc.ID, vec); err != nil {
-			return nil, err
-		}
+		out.vec = vec
 		if out.cls, err = s.classify(ctx, vec, exc.Kind); err != nil {
 			return nil, err
 		}
@@ -233,10 +243,15 @@ func (out *outcome) inputsJSON() ([]byte, error) {
 	return json.Marshal(in)
 }
 
-// commit writes out as the case's triage, applying the fix first when the
-// policy allows it. The case row is locked, so of two concurrent intakes
-// the second finds the case no longer open and changes nothing.
-func (s *Service) commit(ctx context.Context, caseID uuid.UUID, exc orchestration.Exception, out *outcome) (Case, error) {
+// commitTx writes out as the case's triage in tx, applying the fix first
+// when the policy allows it, and stores the exception's vector. The case
+// row is locked, so of two concurrent intakes the second finds the case no
+// longer open, changes nothing and returns the case as the first left it.
+func (s *Service) commitTx(ctx context.Context, tx pgx.Tx, caseID uuid.UUID, exc orchestration.Exception, out *outcome) (Case, error) {
+	c, err := s.caseWhere(ctx, tx, `c.id = $1`, caseID, true)
+	if err != nil || c.Status != StatusOpen {
+		return c, err
+	}
 	inputs, err := out.inputsJSON()
 	if err != nil {
 		return Case{}, err
@@ -255,81 +270,74 @@ func (s *Service) commit(ctx context.Context, caseID uuid.UUID, exc orchestratio
 	if out.cls.Cause != "" {
 		cause, conf, raw = &out.cls.Cause, &out.cls.Confidence, &out.cls.Score
 	}
-	riskVersions := map[string]string{"stockout": out.risks.Stockout.Version, "delivery": out.risks.Delivery.Version}
 	neigh := out.cls.Neighbours
 	if neigh == nil {
 		neigh = []Neighbour{}
 	}
-	var final Case
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		c, err := s.caseWhere(ctx, tx, `c.id = $1`, caseID, true)
+	status, reason := out.status, out.reason
+	var result *Result
+	if status == StatusAutoApplied {
+		// The row lock makes this the only application; the command id
+		// makes a retry after a crash between here and the commit harmless.
+		res, err := s.applier.Apply(ctx, Command{ID: commandID(caseID, "auto"), CaseID: caseID, ExceptionID: exc.ID,
+			OrderID: exc.OrderID, Action: *action, Params: params, Actor: "triage:auto", Reason: reason})
 		if err != nil {
-			return err
+			status, reason = StatusQueued, fmt.Sprintf("automatic application failed (%v); policy: %s", err, reason)
+		} else {
+			result = &res
 		}
-		if c.Status != StatusOpen {
-			final = c
-			return nil
+	}
+	excStatus := map[string]string{StatusAutoApplied: "resolved", StatusNoAction: "dismissed"}[status]
+	if excStatus == "" {
+		excStatus = "triaged"
+	}
+	now := s.now()
+	b := &pgx.Batch{}
+	b.Queue(`
+		UPDATE cases SET status = $2, cause = $3, confidence = $4, raw_score = $5, risks = $6, action = $7,
+			params = $8, expected_effect = $9, alternatives = $10, reason = $11, inputs = $12, neighbours = $13,
+			embedding_model = $14, classifier_version = $15, risk_versions = $16, policy_version = $17,
+			result = $18, triaged_at = $19, last_error = ''
+		WHERE id = $1`,
+		caseID, status, cause, conf, raw, out.risks, action, params, effect, alts, reason, inputs, neigh,
+		s.emb.Model(), out.cls.Version, map[string]string{"stockout": out.risks.Stockout.Version, "delivery": out.risks.Delivery.Version},
+		out.policy.Version, result, now)
+	queueDecision(b, caseID, "triage", status, action, params, cause, reason, "", result != nil, result, out.policy.Version, now)
+	b.Queue(`UPDATE exceptions SET status = $2, resolved_at = CASE WHEN $2 IN ('resolved', 'dismissed') THEN $3::timestamptz END
+		WHERE id = $1 AND status = 'open'`, exc.ID, excStatus, now)
+	if out.vec != nil {
+		if err := s.ensureIndex(ctx, tableExceptionEmbeddings); err != nil {
+			return Case{}, err
 		}
-		status, reason := out.status, out.reason
-		var result *Result
-		if status == StatusAutoApplied {
-			res, err := s.applier.Apply(ctx, Command{ID: commandID(caseID, "auto"), CaseID: caseID, ExceptionID: exc.ID,
-				OrderID: exc.OrderID, Action: *action, Params: params, Actor: "triage:auto", Reason: reason})
-			if err != nil {
-				status, reason = StatusQueued, fmt.Sprintf("automatic application failed (%v); policy: %s", err, reason)
-			} else {
-				result = &res
-			}
+		b.Queue(`INSERT INTO exception_embeddings (exception_id, model, dim, embedding) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (exception_id, model) DO NOTHING`, exc.ID, s.emb.Model(), len(out.vec), pgvector.NewVector(out.vec))
+	}
+	b.Queue(`SELECT `+caseCols+caseFrom+` WHERE c.id = $1`, caseID)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	for i := range b.Len() - 1 {
+		if _, err := br.Exec(); err != nil {
+			return Case{}, fmt.Errorf("writing the triage of case %s (statement %d): %w", caseID, i, err)
 		}
-		now := s.now()
-		_, err = tx.Exec(ctx, `
-			UPDATE cases SET status = $2, cause = $3, confidence = $4, raw_score = $5, risks = $6, action = $7,
-				params = $8, expected_effect = $9, alternatives = $10, reason = $11, inputs = $12, neighbours = $13,
-				embedding_model = $14, classifier_version = $15, risk_versions = $16, policy_version = $17,
-				result = $18, triaged_at = $19, last_error = ''
-			WHERE id = $1`,
-			caseID, status, cause, conf, raw, out.risks, action, params, effect, alts, reason, inputs, neigh,
-			s.emb.Model(), out.cls.Version, riskVersions, out.policy.Version, result, now)
-		if err != nil {
-			return err
-		}
-		if err := insertDecision(ctx, tx, caseID, "triage", status, action, params, cause, reason, "", result != nil,
-			result, out.policy.Version, now); err != nil {
-			return err
-		}
-		excStatus := map[string]string{StatusAutoApplied: "resolved", StatusNoAction: "dismissed"}[status]
-		if excStatus == "" {
-			excStatus = "triaged"
-		}
-		if _, err := tx.Exec(ctx, `UPDATE exceptions SET status = $2,
-				resolved_at = CASE WHEN $2 IN ('resolved', 'dismissed') THEN $3::timestamptz END
-			WHERE id = $1 AND status = 'open'`, exc.ID, excStatus, now); err != nil {
-			return err
-		}
-		final, err = s.caseWhere(ctx, tx, `c.id = $1`, caseID, false)
-		return err
-	})
+	}
+	final, err := s.scanCase(br.QueryRow())
 	if err != nil {
 		return Case{}, err
 	}
-	return final, nil
+	return final, br.Close()
 }
 
-// insertDecision appends to a case's audit trail.
-func insertDecision(ctx context.Context, q querier, caseID uuid.UUID, actor, decision string, action *string,
-	params map[string]any, cause *string, reason, note string, applied bool, result *Result, policyVersion string, at time.Time) error {
+// queueDecision appends to a case's audit trail.
+func queueDecision(b *pgx.Batch, caseID uuid.UUID, actor, decision string, action *string, params map[string]any,
+	cause *string, reason, note string, applied bool, result *Result, policyVersion string, at time.Time) {
 	if params == nil {
 		params = map[string]any{}
 	}
-	_, err := q.Exec(ctx, `
+	b.Queue(`
 		INSERT INTO case_decisions (case_id, actor, decision, action, params, cause, reason, note, applied, result,
 			policy_version, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		caseID, actor, decision, action, params, cause, reason, note, applied, result, policyVersion, at)
-	if err != nil {
-		return fmt.Errorf("insertDecision(%s, %s): %w", caseID, decision, err)
-	}
-	return nil
 }
 
 // recordFailure notes a failed triage on an open case and schedules the
@@ -345,55 +353,5 @@ func (s *Service) recordFailure(ctx context.Context, caseID uuid.UUID, cause err
 		WHERE id = $1 AND status = 'open'`, caseID, msg, s.now())
 	if err != nil {
 		s.log.Error("recording a failed triage", "case", caseID, "err", err, "triage_err", cause)
-	}
-}
-
-// TriageOpen triages up to limit open cases whose next attempt is due,
-// oldest first, and returns how many it triaged. Failures are recorded on
-// their cases and retried later with backoff.
-func (s *Service) TriageOpen(ctx context.Context, limit int) (n int, err error) {
-	defer derrors.Wrap(&err, "TriageOpen(%d)", limit)
-	rows, err := s.pool.Query(ctx, `SELECT exception_id FROM cases
-		WHERE status = 'open' AND (next_attempt_at IS NULL OR next_attempt_at <= $1)
-		ORDER BY created_at LIMIT $2`, s.now(), limit)
-	if err != nil {
-		return 0, err
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return 0, err
-	}
-	for _, id := range ids {
-		if _, err := s.Intake(ctx, id); err != nil {
-			if ctx.Err() != nil {
-				return n, ctx.Err()
-			}
-			s.log.Warn("triage failed; will retry", "exception", id, "err", err)
-			continue
-		}
-		n++
-	}
-	return n, nil
-}
-
-// Run triages open cases every interval until ctx ends.
-func (s *Service) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		for {
-			n, err := s.TriageOpen(ctx, 100)
-			if err != nil && ctx.Err() == nil {
-				s.log.Error("triaging open cases", "err", err)
-			}
-			if n < 100 {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }

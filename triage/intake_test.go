@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
@@ -95,7 +96,9 @@ func TestConcurrentIntake(t *testing.T) {
 	ctx := context.Background()
 	e := timeoutException()
 	e.ID, e.Source, e.Status, e.OccurredAt = uuid.New(), "test", "open", f.now
-	if _, err := insertException(ctx, f.pool, e); err != nil {
+	b := &pgx.Batch{}
+	queueException(b, e)
+	if err := f.pool.SendBatch(ctx, b).Close(); err != nil {
 		t.Fatal(err)
 	}
 	const n = 8
@@ -213,11 +216,13 @@ func TestKNNUsesModel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+		// A few hundred rows are cheaper to scan; forbid the alternatives to
+		// see that the index matches the query's expression and predicate.
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off`); err != nil {
 			t.Fatal(err)
 		}
 		var plan strings.Builder
-		rows, err := tx.Query(ctx, `EXPLAIN `+q, pgvector.NewVector(vecs[0]), 10, orchestration.KindPaymentFailed)
+		rows, err := tx.Query(ctx, `EXPLAIN (COSTS OFF) `+q, pgvector.NewVector(vecs[0]), 10, orchestration.KindPaymentFailed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,8 +233,8 @@ func TestKNNUsesModel(t *testing.T) {
 		}
 		rows.Close()
 		_ = tx.Rollback(ctx)
-		if name := IndexName(tableExampleEmbeddings, f.svc.Model()); !strings.Contains(plan.String(), name) {
-			t.Errorf("model %q: kNN plan does not use %s:\n%s", f.svc.Model(), name, plan.String())
+		if name := IndexName(tableExampleEmbeddings, f.svc.Model()); !strings.Contains(plan.String(), "Index Scan using "+name) {
+			t.Errorf("model %q: kNN plan does not use %s:\n%.2000s", f.svc.Model(), name, plan.String())
 		}
 	}
 }
@@ -338,11 +343,75 @@ func TestStockoutReroute(t *testing.T) {
 	}
 }
 
+// TestCoreExceptionBecomesCase captures an order the network cannot fill:
+// the core raises a stockout, the hook gives it a case in the same
+// transaction, and TriageOpen triages it.
+func TestCoreExceptionBecomesCase(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	f.network(t, map[string][3]int{"SKU-7": {1, 0, 0}}, nil)
+	o := f.order(t, "W-2001", "SKU-7", 3, "standard")
+	ctx := context.Background()
+	if n := f.count(t, `SELECT count(*) FROM cases c JOIN exceptions e ON e.id = c.exception_id
+		WHERE e.order_id = $1 AND e.kind = 'stockout' AND c.status = 'open'`, o.ID); n != 1 {
+		t.Fatalf("%d open stockout cases after capture, want 1", n)
+	}
+	if n, err := f.svc.TriageOpen(ctx, 10); err != nil || n != 1 {
+		t.Fatalf("TriageOpen = %d, %v; want 1", n, err)
+	}
+	var id uuid.UUID
+	if err := f.pool.QueryRow(ctx, `SELECT id FROM exceptions WHERE order_id = $1`, o.ID).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.svc.CaseOfException(ctx, id)
+	if err != nil || c.Cause != "unsourceable" || c.Status != StatusQueued {
+		t.Errorf("case of the capture's stockout = %s %s (%s), %v; want queued unsourceable", c.Status, c.Cause, c.Reason, err)
+	}
+	if n, err := f.svc.TriageOpen(ctx, 10); err != nil || n != 0 {
+		t.Errorf("TriageOpen again = %d, %v; want 0", n, err)
+	}
+}
+
 func TestIntakeUnknownException(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{noSeed: true})
 	_, err := f.svc.Intake(context.Background(), uuid.New())
 	if !errors.Is(err, derrors.NotFound) {
 		t.Errorf("Intake(unknown) = %v, want NotFound", err)
+	}
+}
+
+// TestBackgroundWork checks what Run does besides triage: a new model gets
+// the history's vectors, and the calibration is refitted once reviews have
+// changed the examples.
+func TestBackgroundWork(t *testing.T) {
+	t.Parallel()
+	a := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	c := a.report(t, timeoutException())
+	other := renamedEmbedder{models.NewLocalEmbedder(0), "local-hash-v1-384-next"}
+	b := newFixture(t, fixtureOptions{pool: a.pool, embedder: other})
+	if n, err := b.svc.EmbedExceptions(ctx, 10); err != nil || n != 1 {
+		t.Fatalf("EmbedExceptions = %d, %v; want 1", n, err)
+	}
+	if n := a.count(t, `SELECT count(*) FROM exception_embeddings WHERE exception_id = $1`, c.ExceptionID); n != 2 {
+		t.Errorf("exception has %d vectors, want one per model", n)
+	}
+	if n, err := b.svc.EmbedExceptions(ctx, 10); err != nil || n != 0 {
+		t.Errorf("EmbedExceptions again = %d, %v; want 0", n, err)
+	}
+
+	fits := func() int {
+		return a.count(t, `SELECT count(*) FROM classifier_calibrations WHERE model = $1`, a.svc.Model())
+	}
+	before, version := fits(), a.svc.ClassifierVersion()
+	if err := a.svc.refit(ctx); err != nil || fits() != before || a.svc.ClassifierVersion() != version {
+		t.Fatalf("refit with unchanged examples: %v, %d fits (was %d); want nothing done", err, fits(), before)
+	}
+	if _, err := a.pool.Exec(ctx, `DELETE FROM cause_examples WHERE id = (SELECT min(id) FROM cause_examples)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.svc.refit(ctx); err != nil || fits() != before+1 || a.svc.ClassifierVersion() == version {
+		t.Errorf("refit after the examples changed: %v, %d fits (was %d), version %s; want a new fit", err, fits(), before, a.svc.ClassifierVersion())
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
 
@@ -124,8 +123,8 @@ type Neighbour struct {
 	Similarity float64 `json:"similarity"`
 }
 
-// Search says how a kNN search went, for the case's inputs.
-type Search struct {
+// KNNSearch says how a kNN search went, for the case's inputs.
+type KNNSearch struct {
 	// Method is "hnsw", or "exact" when the approximate search came back
 	// short or its top hit was far and the search was repeated exactly.
 	Method   string `json:"method"`
@@ -160,82 +159,97 @@ func (s *Service) knnSQL(byKind bool) (string, error) {
 // kind (all kinds when kind has none), nearest first. It searches the
 // HNSW index first and repeats the search exactly when the index returned
 // fewer than k hits or a top hit farther than the service's FarDistance.
-func (s *Service) neighbours(ctx context.Context, vec []float32, kind string) (_ []Neighbour, _ Search, err error) {
+func (s *Service) neighbours(ctx context.Context, vec []float32, kind string) (_ []Neighbour, _ KNNSearch, err error) {
 	defer derrors.Wrap(&err, "neighbours(%s)", kind)
 	if err := s.ensureIndex(ctx, tableExampleEmbeddings); err != nil {
-		return nil, Search{}, err
+		return nil, KNNSearch{}, err
 	}
 	k := s.vote.K
-	byKind := kind != ""
-	if byKind {
-		var any bool
-		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM example_embeddings WHERE model = $1 AND kind = $2)`,
-			s.emb.Model(), kind).Scan(&any); err != nil {
-			return nil, Search{}, err
-		}
-		byKind = any
+	byKind, err := s.kindHasExamples(ctx, kind)
+	if err != nil {
+		return nil, KNNSearch{}, err
 	}
 	q, err := s.knnSQL(byKind)
 	if err != nil {
-		return nil, Search{}, err
+		return nil, KNNSearch{}, err
 	}
 	args := []any{pgvector.NewVector(vec), k}
+	search := KNNSearch{Method: "hnsw", EfSearch: max(s.ef, k)}
 	if byKind {
 		args = append(args, kind)
-	}
-	search := Search{Method: "hnsw", EfSearch: max(s.ef, k)}
-	if byKind {
 		search.Kind = kind
 	}
-	var out []Neighbour
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
+	if s.emb.Dim() > maxHNSWDim {
+		search.Method = "exact"
+	}
+	out, err := s.searchOnce(ctx, q, args, search)
+	if err != nil || search.Method == "exact" {
+		return out, search, err
+	}
+	if len(out) == k && 1-out[0].Similarity <= s.far {
+		return out, search, nil
+	}
+	// Short or far: an approximate search may have missed closer examples.
+	// The labelled set is small, so exact search is cheap.
+	search.Method = "exact"
+	out, err = s.searchOnce(ctx, q, args, search)
+	return out, search, err
+}
+
+// searchOnce runs the kNN query in one round trip: a read-only transaction
+// whose SET LOCALs tune the HNSW scan, or turn index scans off for an
+// exact search. A failed statement leaves the connection in a failed
+// transaction, which the pool discards on release.
+func (s *Service) searchOnce(ctx context.Context, q string, args []any, search KNNSearch) ([]Neighbour, error) {
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN READ ONLY`)
+	if search.Method == "exact" {
+		b.Queue(`SET LOCAL enable_indexscan = off`)
+	} else {
 		b.Queue(fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d`, search.EfSearch))
 		b.Queue(`SET LOCAL hnsw.iterative_scan = relaxed_order`)
-		if s.emb.Dim() > maxHNSWDim {
-			b.Queue(`SET LOCAL enable_indexscan = off`)
-			search.Method = "exact"
-		}
-		b.Queue(q, args...)
-		br := tx.SendBatch(ctx, b)
-		for range b.Len() - 1 {
-			if _, err := br.Exec(); err != nil {
-				br.Close()
-				return err
-			}
-		}
-		rows, err := br.Query()
-		if err != nil {
-			br.Close()
-			return err
-		}
-		out, err = collectNeighbours(rows)
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil || search.Method == "exact" {
-			return err
-		}
-		if len(out) == k && 1-out[0].Similarity <= s.far {
-			return nil
-		}
-		// Short or far: an approximate search may have missed closer
-		// examples. The labelled set is small, so exact search is cheap.
-		if _, err := tx.Exec(ctx, `SET LOCAL enable_indexscan = off`); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		out, err = collectNeighbours(rows)
-		search.Method = "exact"
-		return err
-	})
-	if err != nil {
-		return nil, Search{}, err
 	}
-	return out, search, nil
+	b.Queue(q, args...)
+	b.Queue(`COMMIT`)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	for range b.Len() - 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	out, err := collectNeighbours(rows)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	return out, br.Close()
+}
+
+// kindHasExamples reports whether the embedder's model has labelled
+// examples of kind. Examples are only ever added to a kind, so a yes is
+// remembered.
+func (s *Service) kindHasExamples(ctx context.Context, kind string) (bool, error) {
+	if kind == "" {
+		return false, nil
+	}
+	key := s.emb.Model() + " " + kind
+	if _, ok := s.kinds.Load(key); ok {
+		return true, nil
+	}
+	var any bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM example_embeddings WHERE model = $1 AND kind = $2)`,
+		s.emb.Model(), kind).Scan(&any)
+	if any {
+		s.kinds.Store(key, true)
+	}
+	return any, err
 }
 
 func collectNeighbours(rows pgx.Rows) ([]Neighbour, error) {
@@ -246,21 +260,6 @@ func collectNeighbours(rows pgx.Rows) ([]Neighbour, error) {
 		n.Similarity = 1 - dist
 		return n, err
 	})
-}
-
-// storeExceptionEmbedding keeps vec as the exception's embedding under the
-// service's model; a second store of the same pair keeps the first.
-func (s *Service) storeExceptionEmbedding(ctx context.Context, q querier, exceptionID uuid.UUID, vec []float32) error {
-	if err := s.ensureIndex(ctx, tableExceptionEmbeddings); err != nil {
-		return err
-	}
-	_, err := q.Exec(ctx, `
-		INSERT INTO exception_embeddings (exception_id, model, dim, embedding) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (exception_id, model) DO NOTHING`, exceptionID, s.emb.Model(), len(vec), pgvector.NewVector(vec))
-	if err != nil {
-		return fmt.Errorf("storing embedding of exception %v: %w", exceptionID, err)
-	}
-	return nil
 }
 
 // checkVector refuses vectors the database would store but never match.

@@ -53,8 +53,11 @@ func (c RecommendContext) validate(v *derrors.ValidationError, prefix string) {
 	if c.ServiceLevel != "" && !slices.Contains(rules.ServiceLevels(), c.ServiceLevel) {
 		v.Add(prefix+"service_level", "want one of %s", strings.Join(rules.ServiceLevels(), ", "))
 	}
-	if len(c.CustomerTier) > 32 || len(c.Channel) > 64 {
-		v.Add(prefix+"customer_tier", "customer_tier at most 32 bytes, channel at most 64")
+	if len(c.CustomerTier) > 32 {
+		v.Add(prefix+"customer_tier", "at most 32 bytes")
+	}
+	if len(c.Channel) > 64 {
+		v.Add(prefix+"channel", "at most 64 bytes")
 	}
 }
 
@@ -83,68 +86,6 @@ func (s *Service) prepareException(e *orchestration.Exception, actor string) err
 func sameException(stored, e orchestration.Exception) bool {
 	return stored.Kind == e.Kind && stored.Message == e.Message && stored.Code == e.Code &&
 		(stored.OrderID == nil) == (e.OrderID == nil) && (stored.OrderID == nil || *stored.OrderID == *e.OrderID)
-}
-
-// ReportResult is the answer to Report.
-type ReportResult struct {
-	Exception orchestration.Exception `json:"exception"`
-	Case      Case                    `json:"case"`
-	// Created is false when an exception with the same id was reported before.
-	Created bool `json:"-"`
-}
-
-// Report stores an exception an outside system reports, with its case, in
-// one transaction, then triages it. A report with an id already stored
-// returns what exists (Created false), or a conflict when it differs. When
-// triage fails (the embedding server is down, say) the case stays open and
-// is retried by TriageOpen; the report itself has succeeded.
-func (s *Service) Report(ctx context.Context, actor string, e orchestration.Exception, extra *RecommendContext) (_ ReportResult, err error) {
-	defer derrors.Wrap(&err, "Report(%s)", e.Kind)
-	ex, created, err := s.store(ctx, actor, e, extra)
-	if err != nil {
-		return ReportResult{}, err
-	}
-	c, err := s.Intake(ctx, ex.ID)
-	if err != nil {
-		s.log.Warn("triage of a reported exception failed; it stays open and will be retried", "exception", ex.ID, "err", err)
-		if c, err = s.CaseOfException(ctx, ex.ID); err != nil {
-			return ReportResult{}, err
-		}
-	}
-	return ReportResult{Exception: ex, Case: c, Created: created}, nil
-}
-
-// store writes a reported exception and its open case in one transaction.
-func (s *Service) store(ctx context.Context, actor string, e orchestration.Exception, extra *RecommendContext) (orchestration.Exception, bool, error) {
-	if err := s.prepareException(&e, actor); err != nil {
-		return e, false, err
-	}
-	var ctxData RecommendContext
-	if extra != nil {
-		v := &derrors.ValidationError{}
-		extra.validate(v, "context.")
-		if err := v.Err(); err != nil {
-			return e, false, err
-		}
-		ctxData = *extra
-	}
-	var created bool
-	var stored orchestration.Exception
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		if created, err = insertException(ctx, tx, e); err != nil {
-			return err
-		}
-		if stored, err = loadException(ctx, tx, e.ID); err != nil {
-			return err
-		}
-		if !created && !sameException(stored, e) {
-			return fmt.Errorf("exception %s exists with other content; report a new exception under a new id: %w", e.ID, derrors.Conflict)
-		}
-		_, err = insertOpenCase(ctx, tx, stored, ctxData)
-		return err
-	})
-	return stored, created, err
 }
 
 // RecommendRequest is the body of POST /v1/recommendations: an exception in
@@ -185,9 +126,6 @@ func recommendationOf(c Case) Recommendation {
 	if c.Confidence != nil {
 		r.Confidence = *c.Confidence
 	}
-	if r.Risks.Stockout.Factors == nil && r.Risks.Stockout.Method == "" {
-		r.Risks = Risks{}
-	}
 	return r
 }
 
@@ -203,10 +141,10 @@ type RecommendResult struct {
 }
 
 // Recommend runs triage synchronously for an orchestrator: it stores the
-// exception and its case, triages it and answers with the recommendation.
-// With an idempotency key, a retry with the same body returns the first
-// answer byte for byte (also when both calls arrive at once), and the same
-// key with another body is a conflict.
+// exception, its case and its triage in one transaction and answers with
+// the recommendation. With an idempotency key, a retry with the same body
+// returns the first answer byte for byte (also when both calls arrive at
+// once), and the same key with another body is a conflict.
 func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency, req RecommendRequest) (_ RecommendResult, err error) {
 	defer derrors.Wrap(&err, "Recommend(%s)", req.Exception.Kind)
 	v := &derrors.ValidationError{}
@@ -232,63 +170,45 @@ func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency
 			return res, err
 		}
 	}
-	var excID uuid.UUID
-	for attempt := 0; ; attempt++ {
-		e := req.Exception
-		if err := s.prepareException(&e, actor); err != nil {
-			return RecommendResult{}, err
-		}
-		won := true
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			created, err := insertException(ctx, tx, e)
-			if err != nil {
-				return err
-			}
-			stored, err := loadException(ctx, tx, e.ID)
-			if err != nil {
-				return err
-			}
-			if !created && !sameException(stored, e) {
-				return fmt.Errorf("exception %s exists with other content: %w", e.ID, derrors.Conflict)
-			}
-			var extra RecommendContext
-			if req.Context != nil {
-				extra = *req.Context
-			}
-			if _, err := insertOpenCase(ctx, tx, stored, extra); err != nil {
-				return err
-			}
-			if idem != nil {
-				// Of two calls with one key, the second waits here for the
-				// first to commit, then inserts nothing.
-				tag, err := tx.Exec(ctx, `INSERT INTO recommendation_keys (scope, key, request_hash, exception_id)
-					VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, idem.Scope, idem.Key, hash[:], e.ID)
-				if err != nil {
-					return err
-				}
-				if tag.RowsAffected() == 0 {
-					won = false
-					return errLostRace
-				}
-			}
-			return nil
-		})
-		if errors.Is(err, errLostRace) && attempt < 3 {
-			res, ok, err := s.replayRecommendation(ctx, idem, hash)
-			if ok || err != nil {
-				return res, err
-			}
-			continue
-		}
-		if err != nil {
-			return RecommendResult{}, err
-		}
-		if won {
-			excID = e.ID
-			break
-		}
+	e := req.Exception
+	if err := s.prepareException(&e, actor); err != nil {
+		return RecommendResult{}, err
 	}
-	return s.answer(ctx, idem, excID, false)
+	var extra RecommendContext
+	if req.Context != nil {
+		extra = *req.Context
+	}
+	out, evalErr := s.evaluate(ctx, e, extra)
+	var res RecommendResult
+	var caseID uuid.UUID
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, c, _, err := s.admit(ctx, tx, e, extra, idem, hash[:], okOutcome(out, evalErr))
+		if err != nil || evalErr != nil {
+			caseID = c.ID
+			return err
+		}
+		res.Recommendation = recommendationOf(c)
+		if res.Response, err = json.Marshal(res.Recommendation); err != nil {
+			return err
+		}
+		if idem != nil {
+			_, err = tx.Exec(ctx, `UPDATE recommendation_keys SET status = 200, response = $3 WHERE scope = $1 AND key = $2`,
+				idem.Scope, idem.Key, res.Response)
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, errLostRace):
+		res, _, err := s.replayRecommendation(ctx, idem, hash)
+		return res, err
+	case err != nil:
+		return RecommendResult{}, err
+	case evalErr != nil:
+		s.recordFailure(ctx, caseID, evalErr)
+		return RecommendResult{}, fmt.Errorf("triage failed; the case stays open and is retried in the background, and a retry of this request returns it: %w",
+			orUnavailable(evalErr))
+	}
+	return res, nil
 }
 
 // errLostRace rolls back a transaction that found its idempotency key taken.

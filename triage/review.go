@@ -102,7 +102,10 @@ func (s *Service) Decide(ctx context.Context, caseID uuid.UUID, actor string, re
 				res = DecideResult{Case: c, Replayed: true}
 				return nil
 			}
-			return fmt.Errorf("case %s was decided already (%s by %s): %w", caseID, c.Decision.Decision, c.Decision.By, derrors.Conflict)
+			if c.Decision != nil {
+				return fmt.Errorf("case %s was decided already (%s by %s): %w", caseID, c.Decision.Decision, c.Decision.By, derrors.Conflict)
+			}
+			return fmt.Errorf("case %s was decided already: %w", caseID, derrors.Conflict)
 		case StatusQueued, StatusNoAction:
 		default:
 			return fmt.Errorf("case %s is %s, not waiting for a decision: %w", caseID, c.Status, derrors.Conflict)
@@ -153,8 +156,9 @@ func (s *Service) Decide(ctx context.Context, caseID uuid.UUID, actor string, re
 		if cause != "" {
 			causeArg = &cause
 		}
-		if err := insertDecision(ctx, tx, caseID, actor, req.Decision, act, params, causeArg, "", req.Note, result != nil,
-			result, s.policy().Version, now); err != nil {
+		b := &pgx.Batch{}
+		queueDecision(b, caseID, actor, req.Decision, act, params, causeArg, "", req.Note, result != nil, result, s.policy().Version, now)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		if req.Decision != DecisionReject {

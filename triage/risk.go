@@ -71,6 +71,8 @@ func DeliveryFeatures() []models.Feature {
 		{Name: "delay_hours", Label: "hours of delay reported"},
 		{Name: "service_express", Label: "express service"},
 		{Name: "service_same_day", Label: "same-day service"},
+		{Name: "carrier_on_time", Label: "the carrier's on-time share (30 days)"},
+		{Name: "lane_on_time", Label: "on-time share from this location with this carrier (30 days)"},
 		{Name: "carrier_delays_7d", Label: "delay exceptions for the carrier in 7 days"},
 		{Name: "active_disruptions", Label: "open disruptions for the carrier"},
 		{Name: "backlog_ratio", Label: "location's orders today per daily capacity"},
@@ -221,6 +223,12 @@ func deliveryTerms(f map[string]float64) (bias float64, ts []term) {
 	}
 	if v, ok := get("service_same_day"); ok && v > 0 {
 		ts = append(ts, term{"service_same_day", 1.0, "same-day service leaves no margin"})
+	}
+	// The lane's record, when there is one, says more than the carrier's.
+	if r, ok := get("lane_on_time"); ok {
+		ts = append(ts, term{"lane_on_time", clamp((0.9-r)*4, -0.5, 2), fmt.Sprintf("%s%% on time on this lane lately", fmtNum(r*100))})
+	} else if r, ok := get("carrier_on_time"); ok {
+		ts = append(ts, term{"carrier_on_time", clamp((0.9-r)*3, -0.5, 1.5), fmt.Sprintf("carrier %s%% on time lately", fmtNum(r*100))})
 	}
 	if n, ok := get("carrier_delays_7d"); ok && n > 0 {
 		ts = append(ts, term{"carrier_delays_7d", 0.15 * math.Min(n, 10), fmt.Sprintf("%s delay exceptions for this carrier in 7 days", fmtNum(n))})

@@ -171,14 +171,15 @@ func (s *Service) EmbedExamples(ctx context.Context) (n int, err error) {
 }
 
 // Prepare readies the service at startup: it seeds the cause library,
-// embeds the examples for the embedder's model, fits the classifier's
-// calibration and loads the trained risk models.
+// embeds the examples for the embedder's model, puts in force the
+// classifier's calibration (fitting it when none was fitted on the
+// examples as they are) and loads the trained risk models.
 func (s *Service) Prepare(ctx context.Context) (err error) {
 	defer derrors.Wrap(&err, "triage.Prepare")
 	if _, err := s.SeedCauses(ctx); err != nil {
 		return err
 	}
-	if _, err := s.TrainClassifier(ctx); err != nil {
+	if err := s.refit(ctx); err != nil {
 		return err
 	}
 	return s.LoadRiskModels(ctx)

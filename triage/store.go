@@ -255,9 +255,10 @@ func loadException(ctx context.Context, q querier, id uuid.UUID) (orchestration.
 	return e, err
 }
 
-// insertException writes an exception reported from outside, keeping the
-// id the reporter gave. It returns false when the id exists already.
-func insertException(ctx context.Context, q querier, e orchestration.Exception) (bool, error) {
+// queueException queues the insert of an exception reported from
+// outside, keeping the id the reporter gave; it inserts nothing when the
+// id exists already.
+func queueException(b *pgx.Batch, e orchestration.Exception) {
 	payload := []byte(e.Payload)
 	if len(payload) == 0 {
 		payload = []byte(`{}`)
@@ -266,23 +267,24 @@ func insertException(ctx context.Context, q querier, e orchestration.Exception) 
 	if lines == nil {
 		lines = []uuid.UUID{}
 	}
-	tag, err := q.Exec(ctx, `
+	b.Queue(`
 		INSERT INTO exceptions (id, kind, severity, source, order_id, line_ids, sku, location, carrier, endpoint,
 			code, message, payload, occurred_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (id) DO NOTHING`,
 		e.ID, e.Kind, e.Severity, e.Source, e.OrderID, lines, e.SKU, e.Location, e.Carrier, e.Endpoint,
 		e.Code, e.Message, payload, e.OccurredAt)
-	if err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "23503" { // the order does not exist
-			ve := &derrors.ValidationError{}
-			ve.Add("order_id", "no order %s in omnitriage; omit order_id for orders omnitriage does not hold", e.OrderID)
-			return false, ve
-		}
-		return false, fmt.Errorf("insertException(%s): %w", e.Kind, err)
+}
+
+// exceptionInsertError explains a failed exception insert.
+func exceptionInsertError(err error, e orchestration.Exception) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23503" { // the order does not exist
+		ve := &derrors.ValidationError{}
+		ve.Add("order_id", "no order %s in omnitriage; omit order_id for orders omnitriage does not hold", e.OrderID)
+		return ve
 	}
-	return tag.RowsAffected() == 1, nil
+	return fmt.Errorf("inserting exception (%s): %w", e.Kind, err)
 }
 
 // ExceptionFilter selects exceptions for ListExceptions.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/omnitriage/omnitriage/internal/database/dbtest"
@@ -79,7 +80,12 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 	policy := func() *rules.Policy { return pol }
-	core, err := orchestration.NewService(pool, orchestration.Config{Policy: policy})
+	var f *fixture
+	// Every exception the core raises gets its case in the same transaction.
+	hook := func(ctx context.Context, tx pgx.Tx, e orchestration.Exception) error {
+		return f.svc.Enqueue(ctx, tx, e)
+	}
+	core, err := orchestration.NewService(pool, orchestration.Config{Policy: policy, OnException: hook})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +95,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	}
 	// The database stamps rows with its own clock, so the fixture's starts at
 	// the real time; tests move it forward.
-	f := &fixture{core: core, pool: pool, pol: pol, now: time.Now().UTC().Truncate(time.Second)}
+	f = &fixture{core: core, pool: pool, pol: pol, now: time.Now().UTC().Truncate(time.Second)}
 	svc, err := NewService(pool, Config{Core: core, Embedder: emb, Policy: policy, Applier: o.applier,
 		Now: func() time.Time { return f.now }, BaseURL: "https://triage.test"})
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -102,19 +103,19 @@ func (a *app) startJobs(ctx context.Context) error {
 
 // jobJSON is a job as the admin API shows it.
 type jobJSON struct {
-	ID          int64     `json:"id"`
-	Kind        string    `json:"kind"`
-	State       string    `json:"state"`
-	Attempt     int       `json:"attempt"`
-	MaxAttempts int       `json:"max_attempts"`
-	Args        string    `json:"args"`
-	Errors      []string  `json:"errors,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          int64           `json:"id"`
+	Kind        string          `json:"kind"`
+	State       string          `json:"state"`
+	Attempt     int             `json:"attempt"`
+	MaxAttempts int             `json:"max_attempts"`
+	Args        json.RawMessage `json:"args"`
+	Errors      []string        `json:"errors,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
 }
 
 func toJobJSON(j *rivertype.JobRow) jobJSON {
 	out := jobJSON{ID: j.ID, Kind: j.Kind, State: string(j.State), Attempt: j.Attempt, MaxAttempts: j.MaxAttempts,
-		Args: string(j.EncodedArgs), CreatedAt: j.CreatedAt}
+		Args: json.RawMessage(j.EncodedArgs), CreatedAt: j.CreatedAt}
 	for _, e := range j.Errors {
 		out.Errors = append(out.Errors, e.Error)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/omnitriage/omnitriage/internal/auth"
 	"github.com/omnitriage/omnitriage/internal/config"
 	"github.com/omnitriage/omnitriage/internal/database"
+	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/internal/web"
 	"github.com/omnitriage/omnitriage/models"
 	"github.com/omnitriage/omnitriage/orchestration"
@@ -118,10 +119,9 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 			return nil, fmt.Errorf("EMBEDDING_URL: %w", err)
 		}
 	}
-	// Applier stays nil until orchestration's commands are wired in: until
-	// then nothing is applied automatically and approvals answer 503.
+	// Triage applies fixes through the core's commands, exactly once each.
 	tri, err = triage.NewService(pool, triage.Config{Core: a.orch, Embedder: emb, Policy: func() *rules.Policy { return a.policy },
-		Log: log, BaseURL: cfg.BaseURL})
+		Log: log, BaseURL: cfg.BaseURL, Applier: coreApplier{orch: a.orch}})
 	if err != nil {
 		return nil, err
 	}
@@ -144,8 +144,12 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	r.Use(middleware.RequestID, middleware.RealIP, web.Observe(log, metrics), web.Recover(log),
 		middleware.Timeout(cfg.RequestTimeout))
 	r.NotFound(a.errs.H(func(w http.ResponseWriter, r *http.Request) error {
-		return fmt.Errorf("no such route %s %s", r.Method, r.URL.Path)
+		return fmt.Errorf("no such route %s %s: %w", r.Method, r.URL.Path, derrors.NotFound)
 	}))
+	r.MethodNotAllowed(a.errs.H(func(w http.ResponseWriter, r *http.Request) error {
+		return fmt.Errorf("%s is not allowed on %s: %w", r.Method, r.URL.Path, derrors.MethodNotAllowed)
+	}))
+	r.Get("/openapi.json", a.handleOpenAPI)
 	r.Get("/healthz", a.handleHealthz)
 	r.Get("/readyz", a.handleReadyz)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -7,6 +7,7 @@
 package derrors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,6 +30,8 @@ var (
 	Unavailable = errors.New("unavailable")
 	// TooLarge means the request body exceeds the limit.
 	TooLarge = errors.New("too large")
+	// MethodNotAllowed means the route exists but not for this method.
+	MethodNotAllowed = errors.New("method not allowed")
 )
 
 // kinds is the one table from error kind to HTTP status, in match order.
@@ -43,6 +46,9 @@ var kinds = []struct {
 	{Forbidden, http.StatusForbidden},
 	{Unavailable, http.StatusServiceUnavailable},
 	{TooLarge, http.StatusRequestEntityTooLarge},
+	{MethodNotAllowed, http.StatusMethodNotAllowed},
+	// A request that ran out of time: the client may retry.
+	{context.DeadlineExceeded, http.StatusServiceUnavailable},
 }
 
 // Status returns the HTTP status for err: the status of the first kind it

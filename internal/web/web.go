@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,11 +75,28 @@ func (e Errors) Render(w http.ResponseWriter, r *http.Request, err error) {
 	WriteProblem(w, p)
 }
 
-// publicMessage is the error text without the wrapped sentinel's suffix.
+// sentinels are the error kinds, whose text is not shown to clients.
+var sentinels = []error{derrors.Invalid, derrors.NotFound, derrors.Conflict, derrors.Unauthorized,
+	derrors.Forbidden, derrors.Unavailable, derrors.TooLarge, derrors.MethodNotAllowed, context.DeadlineExceeded}
+
+// publicMessage is what a client is told of a 4xx error: the message of the
+// error that wrapped the kind where it arose (e.g. "no order 42"), without
+// the call chain added on the way up or the kind's own suffix.
 func publicMessage(err error) string {
-	msg := err.Error()
-	for _, s := range []error{derrors.Invalid, derrors.NotFound, derrors.Conflict, derrors.Unauthorized,
-		derrors.Forbidden, derrors.Unavailable, derrors.TooLarge} {
+	src := err
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		inner := errors.Unwrap(e)
+		for _, s := range sentinels {
+			if inner == s {
+				src = e
+			}
+		}
+		if e == context.DeadlineExceeded {
+			return "the request took too long; retry"
+		}
+	}
+	msg := src.Error()
+	for _, s := range sentinels {
 		msg = strings.TrimSuffix(msg, ": "+s.Error())
 	}
 	return msg

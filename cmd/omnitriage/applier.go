@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/orchestration"
+	"github.com/omnitriage/omnitriage/rules"
+	"github.com/omnitriage/omnitriage/triage"
+)
+
+// coreApplier carries out triage's fixes through the orchestration core's
+// commands. Triage's command id (stable per case) is the core command's id, so
+// a retried or doubled apply changes the order once.
+type coreApplier struct {
+	orch *orchestration.Service
+}
+
+// Apply maps the fix to a core command and applies it. A fix the core has no
+// command for is an error, so the case stays with a person.
+func (c coreApplier) Apply(ctx context.Context, cmd triage.Command) (triage.Result, error) {
+	if cmd.OrderID == nil {
+		return triage.Result{}, fmt.Errorf("%s needs an order; this exception has none: %w", cmd.Action, derrors.Invalid)
+	}
+	oc := orchestration.Command{ID: cmd.ID, OrderID: *cmd.OrderID, Reason: cmd.Reason, Lines: intList(cmd.Params["lines"])}
+	str := func(k string) string { s, _ := cmd.Params[k].(string); return s }
+	switch cmd.Action {
+	case rules.ActionReroute:
+		oc.Kind, oc.Location = orchestration.CmdReroute, str("to_location")
+	case rules.ActionSplit:
+		oc.Kind = orchestration.CmdSplit
+	case rules.ActionSubstitute:
+		oc.Kind, oc.SKU = orchestration.CmdSubstitute, str("substitute")
+		if len(oc.Lines) > 1 {
+			oc.Lines = oc.Lines[:1]
+		}
+	case rules.ActionHold:
+		oc.Kind = orchestration.CmdHold
+	case rules.ActionRelease:
+		oc.Kind = orchestration.CmdReleaseHold
+	case rules.ActionNotify:
+		oc.Kind, oc.Template = orchestration.CmdNotify, str("template")
+		if d, ok := cmd.Params["data"].(map[string]any); ok {
+			oc.Data = d
+		}
+	case rules.ActionCompensate:
+		oc.Kind, oc.Credit = orchestration.CmdCompensate, str("kind")
+		if oc.Credit == "" {
+			oc.Credit = "credit"
+		}
+		oc.Amount, _ = cmd.Params["amount"].(float64)
+	case rules.ActionCancelLines:
+		oc.Kind = orchestration.CmdCancelLines
+	case rules.ActionCancelOrder:
+		oc.Kind, oc.Lines = orchestration.CmdCancelLines, nil
+	case rules.ActionRetry:
+		oc.Kind = orchestration.CmdRetry
+		step := strings.ToLower(str("step"))
+		switch {
+		case strings.Contains(step, "auth") || strings.Contains(step, "payment") || strings.Contains(step, "fraud") || strings.Contains(step, "address"):
+			oc.Step = "checks"
+		case strings.Contains(step, "erp") || strings.Contains(step, "post"):
+			oc.Step = "post"
+		case strings.Contains(step, "notif"):
+			oc.Step = "notify"
+		case strings.Contains(step, "release") || strings.Contains(step, "wms") || strings.Contains(step, "fulfil"):
+			oc.Step = "release"
+		default:
+			return triage.Result{}, fmt.Errorf("no core step to retry for %q: %w", step, derrors.Invalid)
+		}
+	case rules.ActionRefund:
+		id, _ := cmd.Params["return_id"].(string)
+		if id == "" {
+			return triage.Result{}, fmt.Errorf("refund needs the return it is for: %w", derrors.Invalid)
+		}
+		return c.approveRefund(ctx, cmd, id)
+	default:
+		return triage.Result{}, fmt.Errorf("the core has no command for %q: %w", cmd.Action, derrors.Invalid)
+	}
+	res, err := c.orch.Apply(ctx, cmd.Actor, oc)
+	if err != nil {
+		return triage.Result{}, err
+	}
+	return triage.Result{Message: res.Summary, Data: map[string]any{"command_id": res.CommandID, "replayed": res.Replayed}}, nil
+}
+
+func (c coreApplier) approveRefund(ctx context.Context, cmd triage.Command, returnID string) (triage.Result, error) {
+	id, err := uuid.Parse(returnID)
+	if err != nil {
+		return triage.Result{}, fmt.Errorf("return id %q: %w", returnID, derrors.Invalid)
+	}
+	r, err := c.orch.ApproveRefund(ctx, cmd.Actor, id)
+	if err != nil {
+		return triage.Result{}, err
+	}
+	return triage.Result{Message: "refund approved", Data: map[string]any{"return_id": r.ID, "status": r.Status}}, nil
+}
+
+// intList reads line numbers from a JSON-decoded parameter.
+func intList(v any) []int {
+	var out []int
+	switch xs := v.(type) {
+	case []int:
+		return xs
+	case []any:
+		for _, x := range xs {
+			switch n := x.(type) {
+			case float64:
+				out = append(out, int(n))
+			case int:
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
