@@ -83,8 +83,9 @@ func TestLifecycleThousandOrders(t *testing.T) {
 	pol := testPolicy(t)
 	clock := simClock{start: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), real: time.Now(), jump: new(atomic.Int64)}
 	sim := adapter.NewSimulator(adapter.DefaultFaults(), 7, clock.now)
+	calls := NewCallCounter(clock.now)
 	svc, err := NewService(pool, Config{Policy: func() *rules.Policy { return pol }, Now: clock.now,
-		Systems: sim.Systems(), TrackEvery: time.Second})
+		Systems: calls.Systems(sim.Systems()), TrackEvery: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,6 +264,58 @@ func TestLifecycleThousandOrders(t *testing.T) {
 	}
 	t.Logf("effects: %v", eff.Counts)
 	checkInvariants(t, pool, true)
+
+	// Every process metric, from its view, on this run.
+	if err := calls.Flush(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	m, err := svc.ProcessMetrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byChannel := func(rows []CycleTime) (CycleTime, bool) {
+		for _, r := range rows {
+			if r.Channel == "*" {
+				return r, true
+			}
+		}
+		return CycleTime{}, false
+	}
+	if ct, ok := byChannel(m.CycleTime); !ok || ct.Orders != delivered || ct.P50Hours <= 0 || ct.P95Hours < ct.P50Hours {
+		t.Errorf("cycle time = %+v, want %d delivered orders with p50 > 0 ≤ p95", ct, delivered)
+	}
+	for _, a := range m.Allocation {
+		if a.Channel == "*" && (a.Orders != n || a.Rate <= 0.5 || a.Rate > 1) {
+			t.Errorf("allocation = %+v, want %d orders and a rate in (0.5, 1]", a, n)
+		}
+	}
+	kinds := map[string]int{}
+	for _, e := range m.Exceptions {
+		kinds[e.Kind] += e.Exceptions
+	}
+	var excTotal int
+	pool.QueryRow(ctx, `SELECT count(*) FROM exceptions`).Scan(&excTotal)
+	sum := 0
+	for _, v := range kinds {
+		sum += v
+	}
+	if sum != excTotal && sum != 2*excTotal { // per kind, perhaps also a '*' total row
+		t.Errorf("exceptions per day sum to %d, table has %d", sum, excTotal)
+	}
+	var lagSeen, apiSeen, promiseSeen bool
+	for _, l := range m.ERPLag {
+		lagSeen = lagSeen || (l.Kind == "invoice" && l.Acknowledged > 0 && l.AvgSeconds >= 0)
+	}
+	for _, f := range m.APIFailures {
+		apiSeen = apiSeen || (f.Calls > 0 && f.FailureRate != nil && *f.FailureRate >= 0 && *f.FailureRate <= 1)
+	}
+	for _, p := range m.Promise {
+		promiseSeen = promiseSeen || (p.Channel == "*" && p.Delivered == delivered && p.Rate >= 0 && p.Rate <= 1)
+	}
+	if !lagSeen || !apiSeen || !promiseSeen {
+		t.Errorf("process metrics incomplete: ERP lag %v, API failures %v, promise %v", lagSeen, apiSeen, promiseSeen)
+	}
+	t.Logf("process: cycle %+v; allocation %+v; promise %+v", m.CycleTime, m.Allocation, m.Promise)
 }
 
 func isConflict(err error) bool { return errors.Is(err, derrors.Conflict) }
