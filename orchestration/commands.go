@@ -51,7 +51,7 @@ type Command struct {
 	Data     map[string]any `json:"data,omitempty"`     // notify
 	Amount   float64        `json:"amount,omitempty"`   // compensate
 	Credit   string         `json:"credit,omitempty"`   // compensate: credit or coupon
-	Step     string         `json:"step,omitempty"`     // retry: checks, release, post or notify
+	Step     string         `json:"step,omitempty"`     // retry: checks, release, ship, post or notify
 	Reason   string         `json:"reason,omitempty"`
 }
 
@@ -105,8 +105,8 @@ func (c Command) Validate() error {
 			v.Add("credit", "want credit or coupon")
 		}
 	case CmdRetry:
-		if !slices.Contains([]string{"checks", "release", "post", "notify"}, c.Step) {
-			v.Add("step", "want checks, release, post or notify")
+		if !slices.Contains([]string{"checks", "release", "ship", "post", "notify"}, c.Step) {
+			v.Add("step", "want checks, release, ship, post or notify")
 		}
 	}
 	if len(c.Reason) > 500 {
@@ -571,6 +571,24 @@ func (s *Service) retryTx(ctx context.Context, tx pgx.Tx, o Order, cmd Command) 
 			}
 		}
 		return fmt.Sprintf("release queued for %d location(s)", len(locs)), nil
+	case "ship":
+		rows, err := tx.Query(ctx, `SELECT id FROM shipments WHERE order_id = $1 AND status = 'released'`, o.ID)
+		if err != nil {
+			return "", err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return "", err
+		}
+		if len(ids) == 0 {
+			return "", fmt.Errorf("order has no shipment waiting for its carrier: %w", derrors.Conflict)
+		}
+		for _, id := range ids {
+			if err := enqueue(ctx, tx, ShipArgs{ShipmentID: id}, nil); err != nil {
+				return "", err
+			}
+		}
+		return fmt.Sprintf("carrier booking queued again for %d shipment(s)", len(ids)), nil
 	case "post":
 		rows, err := tx.Query(ctx, `UPDATE erp_postings SET status = 'queued', attempt = attempt + 1, code = '', message = ''
 			WHERE order_id = $1 AND status = 'rejected' RETURNING doc_key`, o.ID)

@@ -90,7 +90,7 @@ func (r EditRequest) Validate() error {
 // lockOrder reads the order in tx, locking its row until the transaction ends.
 func lockOrder(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Order, error) {
 	var n int
-	err := tx.QueryRow(ctx, `SELECT version FROM orders WHERE id = $1 FOR UPDATE`, id).Scan(&n)
+	err := tx.QueryRow(ctx, `SELECT version FROM orders WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Order{}, fmt.Errorf("no order %s: %w", id, derrors.NotFound)
 	}

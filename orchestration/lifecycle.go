@@ -137,7 +137,7 @@ func enqueue(ctx context.Context, tx pgx.Tx, args river.JobArgs, at *time.Time) 
 // moves, bumps its version, and writes the event: the audit trail.
 func (s *Service) setStatus(ctx context.Context, tx pgx.Tx, id uuid.UUID, to, kind, actor, reason string, data any) (from string, err error) {
 	var ext string
-	if err := tx.QueryRow(ctx, `SELECT status, external_id FROM orders WHERE id = $1 FOR UPDATE`, id).Scan(&from, &ext); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT status, external_id FROM orders WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&from, &ext); err != nil {
 		return "", fmt.Errorf("setStatus(%s): %w", id, err)
 	}
 	if !CanTransition(from, to) {

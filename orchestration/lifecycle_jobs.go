@@ -244,7 +244,7 @@ func (w *releaseWorker) Work(ctx context.Context, job *river.Job[ReleaseArgs]) e
 	shipmentID := uuid.NewSHA1(uuid.NameSpaceOID, []byte(key))
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var status string
-		if err := tx.QueryRow(ctx, `SELECT status FROM orders WHERE id = $1 FOR UPDATE`, o.ID).Scan(&status); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT status FROM orders WHERE id = $1 FOR NO KEY UPDATE`, o.ID).Scan(&status); err != nil {
 			return err
 		}
 		if status != StatusAuthorised && status != StatusReleased && status != StatusPartiallyShipped {
@@ -343,7 +343,7 @@ func (w *shipWorker) Work(ctx context.Context, job *river.Job[ShipArgs]) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		// Lock the order first: shipments of one order booked at once must see
 		// each other's lines to tell shipped from partially shipped.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM orders WHERE id = $1 FOR UPDATE`, o.ID); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM orders WHERE id = $1 FOR NO KEY UPDATE`, o.ID); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE shipments SET status = 'booked', carrier = $2, service = $3, tracking_number = $4, label_url = $5,

@@ -65,6 +65,8 @@ func (c coreApplier) Apply(ctx context.Context, cmd triage.Command) (triage.Resu
 			oc.Step = "checks"
 		case strings.Contains(step, "erp") || strings.Contains(step, "post"):
 			oc.Step = "post"
+		case strings.Contains(step, "carrier") || strings.Contains(step, "ship") || strings.Contains(step, "book"):
+			oc.Step = "ship"
 		case strings.Contains(step, "notif"):
 			oc.Step = "notify"
 		case strings.Contains(step, "release") || strings.Contains(step, "wms") || strings.Contains(step, "fulfil"):
