@@ -196,6 +196,10 @@ func (s *Service) cancelTx(ctx context.Context, tx pgx.Tx, actor string, o Order
 		if err := s.notify(ctx, tx, o, "cancellation:"+o.ID.String(), adapter.TemplateCancellation, map[string]any{"reason": reason}); err != nil {
 			return Order{}, err
 		}
+		// A held payment is released: the void job finds the authorization.
+		if err := enqueue(ctx, tx, VoidArgs{OrderID: o.ID}, nil); err != nil {
+			return Order{}, err
+		}
 	}
 	data, _ := json.Marshal(map[string]any{"lines": nos})
 	if err := s.transition(ctx, tx, o, status, kind, actor, reason, data); err != nil {

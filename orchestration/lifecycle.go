@@ -84,6 +84,10 @@ type (
 	PostArgs struct {
 		DocKey string `json:"doc_key"`
 	}
+	// VoidArgs releases a cancelled order's payment authorization.
+	VoidArgs struct {
+		OrderID uuid.UUID `json:"order_id"`
+	}
 	// NotifyArgs sends one customer notification.
 	NotifyArgs struct {
 		Key string `json:"key"`
@@ -107,6 +111,9 @@ func (PostArgs) Kind() string { return "erp_post" }
 
 // Kind names the job for River.
 func (NotifyArgs) Kind() string { return "notify" }
+
+// Kind names the job for River.
+func (VoidArgs) Kind() string { return "payment_void" }
 
 // EnqueueSQL inserts a River job directly, so a job can ride in the same
 // pipelined batch or transaction as the state change that makes it due. It is

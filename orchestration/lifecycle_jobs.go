@@ -26,7 +26,48 @@ func (s *Service) RegisterWorkers(w *river.Workers) {
 	river.AddWorker(w, &trackWorker{s: s})
 	river.AddWorker(w, &postWorker{s: s})
 	river.AddWorker(w, &notifyWorker{s: s})
+	river.AddWorker(w, &voidWorker{s: s})
 	s.registerReturnWorkers(w)
+}
+
+type voidWorker struct {
+	river.WorkerDefaults[VoidArgs]
+	s *Service
+}
+
+// Work voids the approved, uncaptured authorization of a cancelled order, so
+// the customer's money is not held. An order with nothing held is done.
+func (w *voidWorker) Work(ctx context.Context, job *river.Job[VoidArgs]) error {
+	s := w.s
+	var authID string
+	var amount float64
+	err := s.pool.QueryRow(ctx, `SELECT external_id, amount::float8 FROM payments p
+		WHERE order_id = $1 AND kind = 'authorize' AND status = $2
+		AND NOT EXISTS (SELECT 1 FROM payments c WHERE c.order_id = p.order_id AND c.kind IN ('capture', 'void'))
+		ORDER BY created_at DESC LIMIT 1`, job.Args.OrderID, adapter.AuthApproved).Scan(&authID, &amount)
+	if isNoRows(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	o, err := s.GetOrder(ctx, job.Args.OrderID)
+	if err != nil {
+		return err
+	}
+	key := "void:" + o.ID.String()
+	tx0, err := s.sys.Payment.Void(ctx, adapter.TransactionRequest{IdempotencyKey: key, OrderID: o.ID, AuthorizationID: authID,
+		Amount: amount, Currency: o.Currency, Reason: "cancelled"})
+	if err != nil {
+		return s.integrationFailure(ctx, o, adapter.SystemPayment, "void", err, false)
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO payments (key, order_id, kind, status, amount, external_id, code, message)
+			VALUES ($1, $2, 'void', $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING`, key, o.ID, tx0.Status, amount, tx0.ID, tx0.Code, tx0.Message); err != nil {
+			return err
+		}
+		return s.event(ctx, tx, o.ID, "payment_voided", "system:lifecycle", "authorization "+authID+" released", map[string]any{"status": tx0.Status})
+	})
 }
 
 // TrackEvery is how often a shipment in transit is polled.

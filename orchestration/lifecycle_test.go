@@ -263,6 +263,15 @@ func TestLifecycleThousandOrders(t *testing.T) {
 		t.Errorf("notifier sent %d, we recorded %d sent", got, sent)
 	}
 	t.Logf("effects: %v", eff.Counts)
+	// Cancelled orders whose payment was held had it voided, once.
+	var heldCancelled, voided int
+	pool.QueryRow(ctx, `SELECT count(*) FROM orders o WHERE status = 'cancelled' AND EXISTS (SELECT 1 FROM payments p
+		WHERE p.order_id = o.id AND p.kind = 'authorize' AND p.status = 'approved')`).Scan(&heldCancelled)
+	pool.QueryRow(ctx, `SELECT count(*) FROM payments WHERE kind = 'void'`).Scan(&voided)
+	if voided != heldCancelled || eff.Count(adapter.SystemPayment, adapter.OpVoid) != voided {
+		t.Errorf("cancelled orders with a held payment = %d, voids recorded %d, gateway voids %d; want all equal",
+			heldCancelled, voided, eff.Count(adapter.SystemPayment, adapter.OpVoid))
+	}
 	checkInvariants(t, pool, true)
 
 	// Every process metric, from its view, on this run.
