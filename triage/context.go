@@ -396,11 +396,12 @@ func (s *Service) carrierFeatures(ctx context.Context, cc *caseContext, origins 
 	err := s.pool.QueryRow(ctx, `
 		WITH c AS (SELECT coalesce(nullif($1, ''), (SELECT carrier FROM shipments WHERE order_id = $4 AND carrier <> ''
 				ORDER BY created_at DESC LIMIT 1), '') AS carrier),
-		h AS (SELECT s.location_id, s.delivered_at <= s.estimated_delivery AS on_time FROM shipments s, c
-			WHERE c.carrier <> '' AND s.carrier = c.carrier AND s.delivered_at IS NOT NULL
+		h AS (SELECT s.location_id, s.delivered_at <= s.estimated_delivery AS on_time FROM shipments s
+			WHERE s.carrier = (SELECT carrier FROM c) AND s.carrier <> '' AND s.delivered_at IS NOT NULL
 				AND s.estimated_delivery IS NOT NULL AND s.delivered_at > $2::timestamptz - interval '30 days'),
-		e AS (SELECT e.kind, e.status, e.occurred_at FROM exceptions e, c
-			WHERE c.carrier <> '' AND e.carrier = c.carrier AND e.id <> $5
+		-- The carrier as a scalar subquery, so the planner uses the carrier indexes.
+		e AS (SELECT e.kind, e.status, e.occurred_at FROM exceptions e
+			WHERE e.carrier = (SELECT carrier FROM c) AND e.carrier <> '' AND e.id <> $5
 				AND e.kind IN ('carrier_delay', 'carrier_disruption') AND e.occurred_at > $2::timestamptz - interval '7 days')
 		SELECT (SELECT carrier FROM c),
 			(SELECT count(*) FILTER (WHERE on_time) FROM h)::int, (SELECT count(*) FROM h)::int,

@@ -34,14 +34,17 @@ type environment struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"serve the API, review pages and job workers", runServe},
-		"migrate": {"apply, roll back or list database migrations (up|down|status)", runMigrate},
-		"apikey":  {"create, list or revoke API keys (create|list|revoke)", runAPIKey},
-		"version": {"print the version", runVersion},
-		"seed":    {"create the demo retailer (locations, SKUs, stock, channels, demo API keys)", runSeed},
-		"bench":   {"measure order capture over HTTP against raw SQL on this machine", runBench},
-		"eval":    {"measure the models on labelled data (classify, delivery)", runEval},
-		"import":  {"load outside datasets as history (olist)", runImport},
+		"serve":           {"serve the API, review pages and job workers", runServe},
+		"migrate":         {"apply, roll back or list database migrations (up|down|status)", runMigrate},
+		"apikey":          {"create, list or revoke API keys (create|list|revoke)", runAPIKey},
+		"version":         {"print the version", runVersion},
+		"seed":            {"create the demo retailer (locations, SKUs, stock, channels, demo API keys)", runSeed},
+		"bench":           {"measure order capture over HTTP against raw SQL on this machine", runBench},
+		"eval":            {"measure the models on labelled data (classify, delivery)", runEval},
+		"import":          {"load outside datasets as history (olist)", runImport},
+		"bench-recommend": {"measure POST /v1/recommendations (latency, highest sustained rate) and HNSW recall@10", runBenchRecommend},
+		"train":           {"train the stockout and delivery risk models from the database", runTrain},
+		"rules":           {"check a policy file, or replay recent cases under it (check|simulate)", runRules},
 	}
 }
 
@@ -54,7 +57,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-16s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintf(w, "\nRun 'omnitriage COMMAND --help' for a command's flags. Configuration comes from environment variables; see the README.\n")
 }
