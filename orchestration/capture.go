@@ -302,9 +302,14 @@ WITH req AS (
 		AS r(id, sku_id, location_id, qty, line_id)
 ), agg AS (
 	SELECT sku_id, location_id, sum(qty)::int AS qty FROM req GROUP BY sku_id, location_id
+), locked AS (
+	-- Lock the rows in one global order, so two orders taking the same
+	-- rows never wait on each other in a cycle (a deadlock).
+	SELECT s.sku_id, s.location_id FROM stock s JOIN agg USING (sku_id, location_id)
+	ORDER BY s.sku_id, s.location_id FOR NO KEY UPDATE OF s
 ), upd AS (
 	UPDATE stock s SET reserved = s.reserved + agg.qty, updated_at = now()
-	FROM agg
+	FROM agg JOIN locked USING (sku_id, location_id)
 	WHERE s.sku_id = agg.sku_id AND s.location_id = agg.location_id
 		AND s.on_hand - s.reserved - s.safety_stock - $6 >= agg.qty
 	RETURNING s.sku_id, s.location_id, s.on_hand, s.reserved, agg.qty

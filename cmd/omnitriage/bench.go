@@ -74,6 +74,9 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	cfg.DatabaseURL = benchURL
+	// Capture is measured alone: no job workers or triage sweeps share the
+	// two cores (the raw-SQL side runs none either).
+	cfg.Workers = 0
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	pool, err := database.Open(ctx, benchURL, cfg.DBMaxConns)
 	if err != nil {
