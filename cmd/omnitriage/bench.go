@@ -69,33 +69,15 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	if err := cfg.RequireDatabase(); err != nil {
 		return err
 	}
-	benchURL, err := freshDatabase(ctx, cfg.DatabaseURL, "omnitriage_bench")
-	if err != nil {
-		return err
-	}
-	cfg.DatabaseURL = benchURL
 	// Capture is measured alone: no job workers or triage sweeps share the
 	// two cores (the raw-SQL side runs none either).
 	cfg.Workers = 0
-	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	pool, err := database.Open(ctx, benchURL, cfg.DBMaxConns)
+	a, closeApp, err := benchApp(ctx, env, cfg, "omnitriage_bench", *seed)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := database.MigrateUp(ctx, pool, quiet); err != nil {
-		return err
-	}
-	pool.Reset()
-	a, err := newApp(cfg, quiet, pool, prometheus.NewRegistry())
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	fmt.Fprintf(env.stderr, "seeding the demo retailer…\n")
-	if _, err := a.orch.SeedDemo(ctx, orchestration.SeedOptions{Seed: *seed}, nil); err != nil {
-		return err
-	}
+	defer closeApp()
+	pool := a.pool
 	skus, err := a.orch.DemoSKUs(ctx, 500)
 	if err != nil {
 		return err
@@ -147,6 +129,38 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "(DB_MAX_CONNS=%d, %s per row, GOMAXPROCS as the machine)\n", cfg.DBMaxConns, *duration)
 	return nil
+}
+
+// benchApp builds the real app on a fresh database named dbName, migrated and
+// seeded with the demo retailer; close releases it.
+func benchApp(ctx context.Context, env *environment, cfg config.Config, dbName string, seed int64) (_ *app, close func(), err error) {
+	benchURL, err := freshDatabase(ctx, cfg.DatabaseURL, dbName)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.DatabaseURL = benchURL
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	pool, err := database.Open(ctx, benchURL, cfg.DBMaxConns)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := database.MigrateUp(ctx, pool, quiet); err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	pool.Reset()
+	a, err := newApp(cfg, quiet, pool, prometheus.NewRegistry())
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	fmt.Fprintf(env.stderr, "seeding the demo retailer…\n")
+	if _, err := a.orch.SeedDemo(ctx, orchestration.SeedOptions{Seed: seed}, nil); err != nil {
+		a.Close()
+		pool.Close()
+		return nil, nil, err
+	}
+	return a, func() { a.Close(); pool.Close() }, nil
 }
 
 // freshDatabase drops and creates name on the server of url and returns its URL.

@@ -26,11 +26,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgvector/pgvector-go"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omnitriage/omnitriage/internal/auth"
 	"github.com/omnitriage/omnitriage/internal/config"
-	"github.com/omnitriage/omnitriage/internal/database"
 	"github.com/omnitriage/omnitriage/models"
 	"github.com/omnitriage/omnitriage/orchestration"
 	"github.com/omnitriage/omnitriage/triage"
@@ -76,30 +74,12 @@ func runBenchRecommend(ctx context.Context, env *environment, args []string) err
 	}
 	// The figures are for the local embedder, whatever the environment says.
 	cfg.EmbeddingURL = ""
-	benchURL, err := freshDatabase(ctx, cfg.DatabaseURL, "omnitriage_bench_rec")
+	a, closeApp, err := benchApp(ctx, env, cfg, "omnitriage_bench_rec", *seed)
 	if err != nil {
 		return err
 	}
-	cfg.DatabaseURL = benchURL
-	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	pool, err := database.Open(ctx, benchURL, cfg.DBMaxConns)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := database.MigrateUp(ctx, pool, quiet); err != nil {
-		return err
-	}
-	pool.Reset()
-	a, err := newApp(cfg, quiet, pool, prometheus.NewRegistry())
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	fmt.Fprintf(env.stderr, "seeding the demo retailer…\n")
-	if _, err := a.orch.SeedDemo(ctx, orchestration.SeedOptions{Seed: *seed}, nil); err != nil {
-		return err
-	}
+	defer closeApp()
+	pool := a.pool
 	skus, err := a.orch.DemoSKUs(ctx, 2000)
 	if err != nil {
 		return err
