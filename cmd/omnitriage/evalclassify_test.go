@@ -161,7 +161,7 @@ func TestEvalClassifyHelp(t *testing.T) {
 }
 
 // TestEvalClassifyBitext checks the targets on the Bitext intents when the
-// evaluation data is available (OMNITRIAGE_DATA_DIR=/work/shared/data).
+// evaluation data is available (OMNITRIAGE_DATA_DIR pointing at the shared evaluation datasets).
 func TestEvalClassifyBitext(t *testing.T) {
 	dir := os.Getenv("OMNITRIAGE_DATA_DIR")
 	if dir == "" {
