@@ -444,7 +444,7 @@ func (s *Service) queueOrder(b *pgx.Batch, d *draftOrder, actor string) {
 		FROM unnest($2::uuid[], $3::int[], $4::bigint[], $5::bigint[], $6::int[], $7::numeric[], $8::text[])
 			AS l(id, line_no, sku_id, ordered_sku_id, qty, unit_price, status)`,
 		o.ID, ids, nos, d.lineSKU, d.lineOrd, qtys, prices, sts, o.CreatedAt)
-	planJSON, _ := json.Marshal(d.plan)
+	planJSON := storedPlanJSON(d.plan)
 	b.Queue(`INSERT INTO sourcing_plans (order_id, policy_version, rule_group, complete, plan, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, o.ID, d.plan.PolicyVersion, d.plan.RuleGroup, d.plan.Complete(), planJSON, o.CreatedAt)
 	data, _ := json.Marshal(map[string]any{"channel": o.Channel, "lines": len(o.Lines), "total": o.Total,
@@ -554,6 +554,34 @@ func (s *Service) draft(req CaptureRequest, ch Channel, pickupID int64, locs map
 		d.exceptions = append(d.exceptions, unfilledException(o, plan, locs))
 	}
 	return d, nil
+}
+
+// storedPlanJSON is the plan as stored with the order. A location that failed
+// a filter keeps only the filters it failed (why it was left out); the ones it
+// passed would only repeat the rule group's settings. That halves a typical
+// explanation, which is written on every capture.
+func storedPlanJSON(p Plan) []byte {
+	groups := make([]GroupTrace, len(p.Explanation.Groups))
+	for i, g := range p.Explanation.Groups {
+		cands := make([]CandidateTrace, len(g.Candidates))
+		for j, c := range g.Candidates {
+			if !c.Passed {
+				var failed []FilterCheck
+				for _, f := range c.Filters {
+					if !f.Passed {
+						failed = append(failed, f)
+					}
+				}
+				c.Filters = failed
+			}
+			cands[j] = c
+		}
+		g.Candidates = cands
+		groups[i] = g
+	}
+	p.Explanation.Groups = groups
+	b, _ := json.Marshal(p)
+	return b
 }
 
 // unfilledException describes what the plan could not source, for triage.

@@ -2,6 +2,7 @@ package orchestration
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -412,5 +413,24 @@ func TestBatchIsAtomic(t *testing.T) {
 	chans, err := svc.ListChannels(ctx)
 	if err != nil || len(chans) != 0 {
 		t.Errorf("channels after a failed batch = %v, %v; want none", chans, err)
+	}
+}
+
+func TestStoredPlanKeepsWhyLocationsFailed(t *testing.T) {
+	p := Plan{Explanation: Explanation{Groups: []GroupTrace{{Group: "g", Candidates: []CandidateTrace{
+		{Code: "ok", Passed: true, Filters: []FilterCheck{{Filter: "capability", Passed: true, Reason: "has ship"}}},
+		{Code: "far", Filters: []FilterCheck{{Filter: "capability", Passed: true, Reason: "has ship"},
+			{Filter: "max_distance_km", Reason: "distance 812 km > max 500 km"}}},
+	}}}}}
+	var got Plan
+	if err := json.Unmarshal(storedPlanJSON(p), &got); err != nil {
+		t.Fatal(err)
+	}
+	c := got.Explanation.Groups[0].Candidates
+	if len(c[0].Filters) != 1 || len(c[1].Filters) != 1 || c[1].Filters[0].Reason != "distance 812 km > max 500 km" {
+		t.Errorf("stored candidates = %+v, want the passing one whole and the failing one with only its failed filter", c)
+	}
+	if len(p.Explanation.Groups[0].Candidates[1].Filters) != 2 {
+		t.Errorf("storedPlanJSON changed the plan it was given")
 	}
 }

@@ -377,7 +377,7 @@ func (s *Service) editTx(ctx context.Context, tx pgx.Tx, actor string, id uuid.U
 	b.Queue(`UPDATE orders SET status = $2, ship_to = $3, total = $4, promise_date = $5, rule_group = $6,
 		version = version + 1, updated_at = $7 WHERE id = $1`,
 		o.ID, d.order.Status, shipTo, total, d.order.PromiseDate, d.plan.RuleGroup, now)
-	planJSON, _ := json.Marshal(d.plan)
+	planJSON := storedPlanJSON(d.plan)
 	b.Queue(`INSERT INTO sourcing_plans (order_id, policy_version, rule_group, complete, plan) VALUES ($1, $2, $3, $4, $5)`,
 		o.ID, d.plan.PolicyVersion, d.plan.RuleGroup, d.plan.Complete(), planJSON)
 	data, _ := json.Marshal(map[string]any{"lines": len(d.order.Lines), "ship_to_changed": req.ShipTo != nil,

@@ -418,7 +418,7 @@ func (s *Service) resource(ctx context.Context, o Order, loc Location, lines []a
 		}
 		b := &pgx.Batch{}
 		rsv.queue(b, "system:lifecycle", "re-sourced after "+loc.Code+" refused")
-		planJSON, _ := json.Marshal(plan)
+		planJSON := storedPlanJSON(plan)
 		b.Queue(`INSERT INTO sourcing_plans (order_id, policy_version, rule_group, complete, plan) VALUES ($1, $2, $3, true, $4)`,
 			o.ID, plan.PolicyVersion, plan.RuleGroup, planJSON)
 		for l := range newLocs {
