@@ -201,26 +201,10 @@ func (s *Service) cancelTx(ctx context.Context, tx pgx.Tx, actor string, o Order
 			return Order{}, err
 		}
 	}
-	data, _ := json.Marshal(map[string]any{"lines": nos})
-	if err := s.transition(ctx, tx, o, status, kind, actor, reason, data); err != nil {
+	if _, err := s.setStatus(ctx, tx, o.ID, status, kind, actor, reason, map[string]any{"lines": nos}); err != nil {
 		return Order{}, err
 	}
 	return getOrder(ctx, tx, id)
-}
-
-// transition moves the order to status, bumps its version, and writes the event.
-func (s *Service) transition(ctx context.Context, tx pgx.Tx, o Order, status, kind, actor, reason string, data []byte) error {
-	if data == nil {
-		data = []byte(`{}`)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE orders SET status = $2, version = version + 1, updated_at = $3 WHERE id = $1`,
-		o.ID, status, s.now()); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO order_events (order_id, kind, from_status, to_status, actor, reason, correlation_id, data, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, o.ID, kind, o.Status, status, actor, reason, o.ExternalID, data, s.now())
-	return err
 }
 
 // Edit changes an order's lines or address before release: in one

@@ -3,7 +3,6 @@ package orchestration
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -73,32 +72,12 @@ func (h *Handlers) Register(r chi.Router) {
 	r.With(admin).Post("/skus", e(h.handlePutSKU))
 }
 
-func actor(r *http.Request) string {
-	if p, ok := auth.FromContext(r.Context()); ok {
-		return fmt.Sprintf("%s:%s", p.Role, p.Name)
-	}
-	return "anonymous"
-}
-
-func pathUUID(r *http.Request, name string) (uuid.UUID, error) {
-	id, err := uuid.Parse(chi.URLParam(r, name))
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("%s %q is not a UUID: %w", name, chi.URLParam(r, name), derrors.NotFound)
-	}
-	return id, nil
-}
-
-// idempotency reads the Idempotency-Key header; the key is scoped to the
-// caller's API key and the route.
-func idempotency(r *http.Request, body []byte) (*Idempotency, error) {
-	key := r.Header.Get("Idempotency-Key")
-	if key == "" {
-		return nil, nil
-	}
-	if len(key) > 255 || strings.ContainsAny(key, "\r\n") {
-		ve := &derrors.ValidationError{}
-		ve.Add("Idempotency-Key", "at most 255 printable characters")
-		return nil, ve
+// RequestIdempotency reads the request's Idempotency-Key, scoped to the
+// caller's API key and the route; nil when the request has none.
+func RequestIdempotency(r *http.Request, body []byte) (*Idempotency, error) {
+	key, err := web.IdempotencyKey(r)
+	if err != nil || key == "" {
+		return nil, err
 	}
 	p, _ := auth.FromContext(r.Context())
 	return &Idempotency{Scope: fmt.Sprintf("%d %s %s", p.KeyID, r.Method, chi.RouteContext(r.Context()).RoutePattern()), Key: key, Body: body}, nil
@@ -113,11 +92,11 @@ func (h *Handlers) handleCaptureOrder(w http.ResponseWriter, r *http.Request) er
 	if err := web.DecodeBytes(body, &req); err != nil {
 		return err
 	}
-	idem, err := idempotency(r, body)
+	idem, err := RequestIdempotency(r, body)
 	if err != nil {
 		return err
 	}
-	res, err := h.svc.Capture(r.Context(), actor(r), idem, req)
+	res, err := h.svc.Capture(r.Context(), auth.Actor(r.Context()), idem, req)
 	if err != nil {
 		return err
 	}
@@ -140,7 +119,7 @@ func (h *Handlers) handleCaptureOrder(w http.ResponseWriter, r *http.Request) er
 }
 
 func (h *Handlers) handleGetOrder(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -152,7 +131,7 @@ func (h *Handlers) handleGetOrder(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h *Handlers) handleGetSourcing(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -164,7 +143,7 @@ func (h *Handlers) handleGetSourcing(w http.ResponseWriter, r *http.Request) err
 }
 
 func (h *Handlers) handleCancelOrder(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -172,7 +151,7 @@ func (h *Handlers) handleCancelOrder(w http.ResponseWriter, r *http.Request) err
 	if err := web.Decode(r, h.maxBody, &req); err != nil {
 		return err
 	}
-	o, err := h.svc.Cancel(r.Context(), actor(r), id, req)
+	o, err := h.svc.Cancel(r.Context(), auth.Actor(r.Context()), id, req)
 	if err != nil {
 		return err
 	}
@@ -180,7 +159,7 @@ func (h *Handlers) handleCancelOrder(w http.ResponseWriter, r *http.Request) err
 }
 
 func (h *Handlers) handleEditOrder(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -188,7 +167,7 @@ func (h *Handlers) handleEditOrder(w http.ResponseWriter, r *http.Request) error
 	if err := web.Decode(r, h.maxBody, &req); err != nil {
 		return err
 	}
-	o, err := h.svc.Edit(r.Context(), actor(r), id, req)
+	o, err := h.svc.Edit(r.Context(), auth.Actor(r.Context()), id, req)
 	if err != nil {
 		return err
 	}
@@ -200,7 +179,7 @@ func (h *Handlers) handleAdjustInventory(w http.ResponseWriter, r *http.Request)
 	if err := web.Decode(r, h.maxBody, &b); err != nil {
 		return err
 	}
-	res, err := h.svc.AdjustInventory(r.Context(), actor(r), b)
+	res, err := h.svc.AdjustInventory(r.Context(), auth.Actor(r.Context()), b)
 	if err != nil {
 		return err
 	}
@@ -220,7 +199,7 @@ func (h *Handlers) handleCreateHold(w http.ResponseWriter, r *http.Request) erro
 	if err := web.Decode(r, h.maxBody, &req); err != nil {
 		return err
 	}
-	hold, err := h.svc.Hold(r.Context(), actor(r), req)
+	hold, err := h.svc.Hold(r.Context(), auth.Actor(r.Context()), req)
 	if err != nil {
 		return err
 	}
@@ -228,11 +207,11 @@ func (h *Handlers) handleCreateHold(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (h *Handlers) handleReleaseHold(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
-	if err := h.svc.ReleaseHold(r.Context(), actor(r), id); err != nil {
+	if err := h.svc.ReleaseHold(r.Context(), auth.Actor(r.Context()), id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -240,7 +219,7 @@ func (h *Handlers) handleReleaseHold(w http.ResponseWriter, r *http.Request) err
 }
 
 func (h *Handlers) handleGetTimeline(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -252,7 +231,7 @@ func (h *Handlers) handleGetTimeline(w http.ResponseWriter, r *http.Request) err
 }
 
 func (h *Handlers) handleApplyCommand(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -268,7 +247,7 @@ func (h *Handlers) handleApplyCommand(w http.ResponseWriter, r *http.Request) er
 		ve.Add("order_id", "does not match the order in the path")
 		return ve
 	}
-	res, err := h.svc.Apply(r.Context(), actor(r), cmd)
+	res, err := h.svc.Apply(r.Context(), auth.Actor(r.Context()), cmd)
 	if err != nil {
 		return err
 	}
@@ -280,7 +259,7 @@ func (h *Handlers) handleApplyCommand(w http.ResponseWriter, r *http.Request) er
 }
 
 func (h *Handlers) handleGetShipment(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -294,7 +273,7 @@ func (h *Handlers) handleGetShipment(w http.ResponseWriter, r *http.Request) err
 // handleShipmentEvents takes a carrier's tracking callback. With a carrier
 // secret configured, the body must carry a valid, fresh signature.
 func (h *Handlers) handleShipmentEvents(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}

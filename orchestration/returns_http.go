@@ -3,6 +3,7 @@ package orchestration
 import (
 	"net/http"
 
+	"github.com/omnitriage/omnitriage/internal/auth"
 	"github.com/omnitriage/omnitriage/internal/web"
 )
 
@@ -20,7 +21,7 @@ import (
 // rma_key, else the Idempotency-Key header; a repeat answers 200 with the
 // first return and Idempotent-Replayed.
 func (h *Handlers) handleRequestReturn(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -31,7 +32,7 @@ func (h *Handlers) handleRequestReturn(w http.ResponseWriter, r *http.Request) e
 	if req.RMAKey == "" {
 		req.RMAKey = r.Header.Get("Idempotency-Key")
 	}
-	ret, created, err := h.svc.RequestReturn(r.Context(), actor(r), id, req)
+	ret, created, err := h.svc.RequestReturn(r.Context(), auth.Actor(r.Context()), id, req)
 	if err != nil {
 		return err
 	}
@@ -44,7 +45,7 @@ func (h *Handlers) handleRequestReturn(w http.ResponseWriter, r *http.Request) e
 }
 
 func (h *Handlers) handleListReturns(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -56,7 +57,7 @@ func (h *Handlers) handleListReturns(w http.ResponseWriter, r *http.Request) err
 }
 
 func (h *Handlers) handleGetReturn(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -70,7 +71,7 @@ func (h *Handlers) handleGetReturn(w http.ResponseWriter, r *http.Request) error
 // handleReceiveReturn records receipt and inspection; a repeat with the same
 // inspection answers the return as it is.
 func (h *Handlers) handleReceiveReturn(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func (h *Handlers) handleReceiveReturn(w http.ResponseWriter, r *http.Request) e
 	if err := web.Decode(r, h.maxBody, &in); err != nil {
 		return err
 	}
-	ret, err := h.svc.ReceiveReturn(r.Context(), actor(r), id, in)
+	ret, err := h.svc.ReceiveReturn(r.Context(), auth.Actor(r.Context()), id, in)
 	if err != nil {
 		return err
 	}
@@ -86,11 +87,11 @@ func (h *Handlers) handleReceiveReturn(w http.ResponseWriter, r *http.Request) e
 }
 
 func (h *Handlers) handleApproveRefund(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
-	ret, err := h.svc.ApproveRefund(r.Context(), actor(r), id)
+	ret, err := h.svc.ApproveRefund(r.Context(), auth.Actor(r.Context()), id)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package triage
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -46,13 +45,6 @@ func (h *Handlers) Register(r chi.Router) {
 	r.With(staff).Post("/cases/{id}/decision", e(h.handleDecide))
 }
 
-func actor(r *http.Request) string {
-	if p, ok := auth.FromContext(r.Context()); ok {
-		return fmt.Sprintf("%s:%s", p.Role, p.Name)
-	}
-	return "anonymous"
-}
-
 // reportRequest is an exception in the canonical model, with optional
 // context about its order.
 type reportRequest struct {
@@ -65,7 +57,7 @@ func (h *Handlers) handleReportException(w http.ResponseWriter, r *http.Request)
 	if err := web.Decode(r, h.maxBody, &req); err != nil {
 		return unembed(err, "Exception.")
 	}
-	res, err := h.svc.Report(r.Context(), actor(r), req.Exception, req.Context)
+	res, err := h.svc.Report(r.Context(), auth.Actor(r.Context()), req.Exception, req.Context)
 	if err != nil {
 		return err
 	}
@@ -140,23 +132,6 @@ func (h *Handlers) handleListExceptions(w http.ResponseWriter, r *http.Request) 
 	return web.JSON(w, http.StatusOK, map[string]any{"exceptions": items, "next": next})
 }
 
-// idempotency reads the Idempotency-Key header; the key is scoped to the
-// caller's API key and the route.
-func idempotency(r *http.Request, body []byte) (*Idempotency, error) {
-	key := r.Header.Get("Idempotency-Key")
-	if key == "" {
-		return nil, nil
-	}
-	if len(key) > 255 || strings.ContainsAny(key, "\r\n") {
-		ve := &derrors.ValidationError{}
-		ve.Add("Idempotency-Key", "at most 255 printable characters")
-		return nil, ve
-	}
-	p, _ := auth.FromContext(r.Context())
-	return &Idempotency{Scope: fmt.Sprintf("%d %s %s", p.KeyID, r.Method, chi.RouteContext(r.Context()).RoutePattern()),
-		Key: key, Body: body}, nil
-}
-
 func (h *Handlers) handleRecommend(w http.ResponseWriter, r *http.Request) error {
 	body, err := web.ReadBody(r, h.maxBody)
 	if err != nil {
@@ -166,11 +141,11 @@ func (h *Handlers) handleRecommend(w http.ResponseWriter, r *http.Request) error
 	if err := web.DecodeBytes(body, &req); err != nil {
 		return err
 	}
-	idem, err := idempotency(r, body)
+	idem, err := orchestration.RequestIdempotency(r, body)
 	if err != nil {
 		return err
 	}
-	res, err := h.svc.Recommend(r.Context(), actor(r), idem, req)
+	res, err := h.svc.Recommend(r.Context(), auth.Actor(r.Context()), idem, req)
 	if err != nil {
 		return err
 	}
@@ -203,16 +178,8 @@ func (h *Handlers) handleListCases(w http.ResponseWriter, r *http.Request) error
 	return web.JSON(w, http.StatusOK, map[string]any{"cases": cases, "next": next})
 }
 
-func pathUUID(r *http.Request, name string) (uuid.UUID, error) {
-	id, err := uuid.Parse(chi.URLParam(r, name))
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("%s %q is not a UUID: %w", name, chi.URLParam(r, name), derrors.NotFound)
-	}
-	return id, nil
-}
-
 func (h *Handlers) handleGetCase(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -224,7 +191,7 @@ func (h *Handlers) handleGetCase(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handlers) handleDecide(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id")
+	id, err := web.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -232,7 +199,7 @@ func (h *Handlers) handleDecide(w http.ResponseWriter, r *http.Request) error {
 	if err := web.Decode(r, h.maxBody, &req); err != nil {
 		return err
 	}
-	res, err := h.svc.Decide(r.Context(), id, actor(r), req)
+	res, err := h.svc.Decide(r.Context(), id, auth.Actor(r.Context()), req)
 	if err != nil {
 		return err
 	}

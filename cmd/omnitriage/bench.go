@@ -296,22 +296,34 @@ func benchOrder(rng *rand.Rand, skus []string, seq int64) map[string]any {
 func httpCapture(base, key string, skus []string, clients int) func(context.Context, int, *rand.Rand, int64) error {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}, Timeout: 30 * time.Second}
 	return func(ctx context.Context, _ int, rng *rand.Rand, seq int64) error {
-		body, _ := json.Marshal(benchOrder(rng, skus, seq))
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/orders", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", uuid.NewString())
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("POST /v1/orders = %d %s", resp.StatusCode, b)
-		}
-		return nil
+		return postJSON(ctx, client, base, "/v1/orders", key, benchOrder(rng, skus, seq), http.StatusCreated)
 	}
+}
+
+// postJSON posts v as JSON with the API key and a fresh Idempotency-Key, and
+// fails unless the answer has status want.
+func postJSON(ctx context.Context, client *http.Client, base, path, key string, v any, want int) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", uuid.NewString())
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("POST %s = %d %s", path, resp.StatusCode, b)
+	}
+	return nil
 }
 
 // rawCapture issues the capture transaction's statements directly, as the

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -343,26 +341,12 @@ func httpRecommend(base, key string, gen *exceptionGen) func(context.Context, in
 		mu.Unlock()
 		promise := time.Now().Add(time.Duration(24+int(value)%96) * time.Hour).UTC().Truncate(time.Hour)
 		estimate := promise.Add(-12 * time.Hour)
-		body, _ := json.Marshal(map[string]any{
+		return postJSON(ctx, client, base, "/v1/recommendations", key, map[string]any{
 			"exception": map[string]any{"kind": e.kind, "severity": e.severity, "code": e.code, "message": e.message,
 				"sku": e.sku, "location": e.location, "carrier": e.carrier},
 			"context": map[string]any{"order_value": value, "currency": "USD", "customer_tier": tier, "channel": channel,
 				"service_level": "standard", "promised_by": promise, "estimated_delivery": estimate},
-		})
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/recommendations", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", uuid.NewString())
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("POST /v1/recommendations = %d %s", resp.StatusCode, b)
-		}
-		return nil
+		}, http.StatusOK)
 	}
 }
 

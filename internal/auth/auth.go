@@ -202,6 +202,15 @@ func FromContext(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
+// Actor names the request's principal for audit records ("role:name"), or
+// "anonymous".
+func Actor(ctx context.Context) string {
+	if p, ok := FromContext(ctx); ok {
+		return fmt.Sprintf("%s:%s", p.Role, p.Name)
+	}
+	return "anonymous"
+}
+
 // Authenticator resolves a request to a principal. Store does it from the
 // bearer key; the review pages add sessions.
 type Authenticator interface {

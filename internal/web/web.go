@@ -4,6 +4,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +14,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/google/uuid"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 )
@@ -151,7 +154,7 @@ func ReadBody(r *http.Request, max int64) ([]byte, error) {
 
 // DecodeBytes is Decode for a body already read.
 func DecodeBytes(body []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return describeJSONError(body, err)
@@ -185,4 +188,26 @@ func describeJSONError(body []byte, err error) error {
 	default:
 		return fmt.Errorf("malformed JSON: %s: %w", err.Error(), derrors.Invalid)
 	}
+}
+
+// PathUUID reads the UUID in the route parameter name; anything else is a
+// not-found, as no such resource can exist.
+func PathUUID(r *http.Request, name string) (uuid.UUID, error) {
+	id, err := uuid.Parse(chi.URLParam(r, name))
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("%s %q is not a UUID: %w", name, chi.URLParam(r, name), derrors.NotFound)
+	}
+	return id, nil
+}
+
+// IdempotencyKey reads the Idempotency-Key header. It returns "" when there
+// is none, and refuses a key over 255 bytes or with line breaks.
+func IdempotencyKey(r *http.Request) (string, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 || strings.ContainsAny(key, "\r\n") {
+		ve := &derrors.ValidationError{}
+		ve.Add("Idempotency-Key", "at most 255 printable characters")
+		return "", ve
+	}
+	return key, nil
 }

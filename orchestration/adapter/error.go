@@ -122,8 +122,10 @@ func IsRetryable(err error) bool {
 	return errors.As(err, &e) && e.Retryable
 }
 
-// retryableStatus reports whether an HTTP status is worth retrying: timeouts,
-// rate limits and server errors other than "not implemented".
+// retryableStatus reports whether an HTTP status is worth retrying: request
+// timeouts (408), too early (425), rate limits (429) and 5xx server errors,
+// except 501 Not Implemented and 505 HTTP Version Not Supported, which the
+// same request can never get past.
 func retryableStatus(status int) bool {
 	switch status {
 	case 408, 425, 429:
