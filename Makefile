@@ -48,6 +48,7 @@ test: ## start the database, then vet and run every test against it
 bench: build ## benchmarks against the local database
 	@url="$$($(DEVDB) ensure)" && export DATABASE_URL="$$url" && \
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+	@DATABASE_URL="$$($(DEVDB) ensure)" ./$(BIN) bench
 	@DATABASE_URL="$$($(DEVDB) ensure)" ./$(BIN) bench-recommend
 
 fuzz: ## run each fuzz target for FUZZTIME (default 60s)
