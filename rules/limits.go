@@ -13,7 +13,20 @@ type Limits struct {
 	Fraud        FraudLimits        `json:"fraud" yaml:"fraud"`
 	Refund       RefundLimits       `json:"refund" yaml:"refund"`
 	Compensation CompensationLimits `json:"compensation" yaml:"compensation"`
+	// StaleInventoryAfter is how long stock that open reservations rely on
+	// may go without a sync (a count from the location's system) before the
+	// core raises stale_inventory for its location. Omitted: 24h.
+	StaleInventoryAfter time.Duration `json:"stale_inventory_after" yaml:"stale_inventory_after"`
+	// PickupCollectWithin is how long a pickup order may wait at the store,
+	// ready, before the core raises pickup_not_collected. Omitted: 72h.
+	PickupCollectWithin time.Duration `json:"pickup_collect_within" yaml:"pickup_collect_within"`
 }
+
+// Defaults of the limits a policy may omit.
+const (
+	DefaultStaleInventoryAfter = 24 * time.Hour
+	DefaultPickupCollectWithin = 72 * time.Hour
+)
 
 // FraudLimits bands a fraud score in [0, 1]: below ReviewLow accept, [ReviewLow,
 // ReviewHigh) review, [ReviewHigh, CancelAt) escalated review, CancelAt and above cancel.
@@ -83,6 +96,21 @@ func (l *Limits) check(c *checker) {
 		c.errorf(path+".fraud.cancel_at", "cancel_at %g is below review_high %g", f.CancelAt, f.ReviewHigh)
 	}
 	c.nonNegative(path+".refund.auto_approve_max", l.Refund.AutoApproveMax)
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"stale_inventory_after", &l.StaleInventoryAfter, DefaultStaleInventoryAfter},
+		{"pickup_collect_within", &l.PickupCollectWithin, DefaultPickupCollectWithin},
+	} {
+		switch {
+		case *d.v == 0:
+			*d.v = d.def // omitted; the canonical form, and so the version, records the value in force
+		case *d.v < time.Minute:
+			c.errorf(path+"."+d.name, "must be at least 1m, got %s", *d.v)
+		}
+	}
 	c.nonNegative(path+".compensation.max_per_order", l.Compensation.MaxPerOrder)
 	for _, tier := range sortedKeys(l.Compensation.PerTier) {
 		p := path + ".compensation.per_tier." + tier

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -187,6 +188,9 @@ func problemFromYAML(file string, idx *nodeIndex, err error) Problem {
 
 // typeName describes a Go type the way a policy author thinks of YAML values.
 func typeName(t reflect.Type) string {
+	if t == reflect.TypeFor[time.Duration]() {
+		return "a duration such as 24h or 90m"
+	}
 	switch t.Kind() {
 	case reflect.Float32, reflect.Float64:
 		return "a number"

@@ -150,6 +150,9 @@ func TestLoadErrors(t *testing.T) {
 		{"fraud out of range", "cancel_at: 0.9", "cancel_at: 1.2", "fraud:", "limits.fraud.cancel_at", "1.2 is out of range [0, 1]"},
 		{"bad currency", "currency: EUR", "currency: euro", "currency: euro", "limits.currency", "not an ISO 4217 code"},
 		{"negative refund limit", "auto_approve_max: 100", "auto_approve_max: -100", "refund:", "limits.refund.auto_approve_max", "must not be negative"},
+		{"stale limit too short", "stale_inventory_after: 24h", "stale_inventory_after: 30s", "stale_inventory_after", "limits.stale_inventory_after", "must be at least 1m, got 30s"},
+		{"negative pickup limit", "pickup_collect_within: 72h", "pickup_collect_within: -72h", "pickup_collect_within", "limits.pickup_collect_within", "must be at least 1m, got -72h0m0s"},
+		{"pickup limit not a duration", "pickup_collect_within: 72h", "pickup_collect_within: 72", "pickup_collect_within", "limits.pickup_collect_within", "want a duration such as 24h or 90m"},
 		{"tier above order max", "gold: 30", "gold: 60", "per_tier", "limits.compensation.per_tier.gold", "60 exceeds max_per_order 40"},
 		{"negative sla", "triage_within_seconds: 30", "triage_within_seconds: -1", "triage_within_seconds", "sla.triage_within_seconds", "must be positive, got -1"},
 		{"unknown severity", "{critical: 15,", "{urgent: 5, critical: 15,", "review_first_response_minutes", "sla.review_first_response_minutes.urgent", `unknown severity "urgent"`},
@@ -261,12 +264,23 @@ func TestVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Omitted limits take their defaults (24h, 72h in the fixture).
+	p5, err := Load("e.yaml", []byte(mutate(t, mutate(t, base, "  stale_inventory_after: 24h\n", ""), "  pickup_collect_within: 72h\n", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p5.Limits.StaleInventoryAfter != DefaultStaleInventoryAfter || p5.Limits.PickupCollectWithin != DefaultPickupCollectWithin {
+		t.Errorf("omitted limits = %s, %s; want %s, %s", p5.Limits.StaleInventoryAfter, p5.Limits.PickupCollectWithin,
+			DefaultStaleInventoryAfter, DefaultPickupCollectWithin)
+	}
+
 	changed := []string{
 		mutate(t, base, "reroute: 0.75", "reroute: 0.76"),
 		mutate(t, base, "max_distance_km: 300", "max_distance_km: 301"),
 		mutate(t, base, "require: order_value <= 1000", "require: order_value <= 1001"),
 		mutate(t, base, "split_lines: true", "split_lines: false"),
 		mutate(t, base, "ship_within_hours: 24", "ship_within_hours: 25"),
+		mutate(t, base, "pickup_collect_within: 72h", "pickup_collect_within: 48h"),
 	}
 
 	tests := []struct {
@@ -278,6 +292,7 @@ func TestVersion(t *testing.T) {
 		{"default twice", d1.Version, d2.Version, true},
 		{"reformatted", p1.Version, p3.Version, true},
 		{"explicit default", p1.Version, p4.Version, true},
+		{"omitted limits", p1.Version, p5.Version, true},
 		{"different policy", p1.Version, d1.Version, false},
 	}
 	for i, doc := range changed {
