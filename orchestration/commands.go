@@ -486,7 +486,7 @@ func (s *Service) rebookCall(ctx context.Context, cmd Command) (adapter.Booking,
 	if sh.OrderID != cmd.OrderID {
 		return adapter.Booking{}, fmt.Errorf("shipment %s is not on order %s: %w", sh.ID, cmd.OrderID, derrors.Invalid)
 	}
-	if sh.Status == "delivered" || sh.Status == "released" || sh.Status == "cancelled" {
+	if sh.Status == "delivered" || sh.Status == "released" || sh.Status == "cancelled" || sh.Status == "ready_for_pickup" {
 		return adapter.Booking{}, fmt.Errorf("shipment is %s; only booked shipments can be rebooked: %w", sh.Status, derrors.Conflict)
 	}
 	locs, _, err := s.network(ctx)

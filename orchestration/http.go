@@ -42,6 +42,7 @@ func (h *Handlers) Register(r chi.Router) {
 	r.With(readers).Get("/orders/{id}", e(h.handleGetOrder))
 	r.With(readers).Get("/orders/{id}/sourcing", e(h.handleGetSourcing))
 	r.With(machine).Post("/orders/{id}/cancel", e(h.handleCancelOrder))
+	r.With(h.guard.Require(auth.Orchestrator, auth.Support)).Post("/orders/{id}/collected", e(h.handleCollectOrder))
 	r.With(machine).Patch("/orders/{id}", e(h.handleEditOrder))
 	r.With(readers).Get("/orders/{id}/timeline", e(h.handleGetTimeline))
 	r.With(h.guard.Require(auth.Orchestrator, auth.Support)).Post("/orders/{id}/commands", e(h.handleApplyCommand))
@@ -156,6 +157,23 @@ func (h *Handlers) handleCancelOrder(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	return web.JSON(w, http.StatusOK, o)
+}
+
+// handleCollectOrder records that the customer collected a pickup order. A
+// repeat answers the collected order again, marked as a replay.
+func (h *Handlers) handleCollectOrder(w http.ResponseWriter, r *http.Request) error {
+	id, err := web.PathUUID(r, "id")
+	if err != nil {
+		return err
+	}
+	res, err := h.svc.Collect(r.Context(), auth.Actor(r.Context()), id)
+	if err != nil {
+		return err
+	}
+	if res.Already {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	return web.JSON(w, http.StatusOK, res.Order)
 }
 
 func (h *Handlers) handleEditOrder(w http.ResponseWriter, r *http.Request) error {

@@ -23,6 +23,7 @@ const (
 	StatusReleased         = "released"          // sent to the fulfilling locations
 	StatusPartiallyShipped = "partially_shipped" // some shipments left
 	StatusShipped          = "shipped"           // every line left a location
+	StatusReadyForPickup   = "ready_for_pickup"  // a pickup order waits at its store for the customer
 	StatusDelivered        = "delivered"
 )
 
@@ -39,9 +40,10 @@ var transitions = map[string][]string{
 	StatusBackordered:      {StatusCaptured, StatusBackordered, StatusCancelled, StatusOnHold},
 	StatusOnHold:           {StatusCaptured, StatusAuthorised, StatusReleased, StatusCancelled, StatusOnHold},
 	StatusAuthorised:       {StatusReleased, StatusOnHold, StatusCancelled},
-	StatusReleased:         {StatusReleased, StatusPartiallyShipped, StatusShipped, StatusOnHold, StatusCancelled},
-	StatusPartiallyShipped: {StatusPartiallyShipped, StatusShipped, StatusOnHold},
+	StatusReleased:         {StatusReleased, StatusPartiallyShipped, StatusShipped, StatusReadyForPickup, StatusOnHold, StatusCancelled},
+	StatusPartiallyShipped: {StatusPartiallyShipped, StatusShipped, StatusReadyForPickup, StatusOnHold},
 	StatusShipped:          {StatusDelivered, StatusShipped},
+	StatusReadyForPickup:   {StatusDelivered, StatusReadyForPickup}, // delivered: collected by the customer
 	StatusDelivered:        {StatusReturnRequested},
 	StatusReturnRequested:  {StatusReturned},
 	StatusReturned:         {StatusRefunded},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
 
 	"github.com/omnitriage/omnitriage/orchestration/adapter"
@@ -27,6 +28,7 @@ func (s *Service) RegisterWorkers(w *river.Workers) {
 	river.AddWorker(w, &postWorker{s: s})
 	river.AddWorker(w, &notifyWorker{s: s})
 	river.AddWorker(w, &voidWorker{s: s})
+	river.AddWorker(w, &sweepWorker{s: s})
 	s.registerReturnWorkers(w)
 }
 
@@ -322,7 +324,9 @@ type shipWorker struct {
 
 // Work captures payment for a released shipment, books the carrier, and
 // records the shipment as shipped: reservations consumed, lines shipped, an
-// invoice per line and a payment capture posted to the ERP.
+// invoice per line and a payment capture posted to the ERP. A pickup order's
+// shipment books no carrier: the store puts it on the pickup shelf, where it
+// is ready_for_pickup until the customer collects it (Collect).
 func (w *shipWorker) Work(ctx context.Context, job *river.Job[ShipArgs]) error {
 	s := w.s
 	sh, err := s.getShipment(ctx, job.Args.ShipmentID)
@@ -373,12 +377,15 @@ func (w *shipWorker) Work(ctx context.Context, job *river.Job[ShipArgs]) error {
 			to.Region = loc.Region
 		}
 	}
-	service := o.ServiceLevel
-	booking, err := s.sys.Carrier.Book(ctx, adapter.BookRequest{IdempotencyKey: "book:" + sh.ID.String(), ShipmentID: sh.ID, OrderID: o.ID,
-		Carrier: carrierFor(loc), Service: service, From: adapter.Place{Code: loc.Code, Region: loc.Region, Lat: loc.Lat, Lon: loc.Lon, Country: "US"},
-		To: to, Parcels: []adapter.Parcel{{WeightKg: 1}}})
-	if err != nil {
-		return s.integrationFailure(ctx, o, adapter.SystemCarrier, "book", err, false)
+	pickup := o.PickupLocation != ""
+	var booking adapter.Booking
+	if !pickup {
+		booking, err = s.sys.Carrier.Book(ctx, adapter.BookRequest{IdempotencyKey: "book:" + sh.ID.String(), ShipmentID: sh.ID, OrderID: o.ID,
+			Carrier: carrierFor(loc), Service: o.ServiceLevel, From: adapter.Place{Code: loc.Code, Region: loc.Region, Lat: loc.Lat, Lon: loc.Lon, Country: "US"},
+			To: to, Parcels: []adapter.Parcel{{WeightKg: 1}}})
+		if err != nil {
+			return s.integrationFailure(ctx, o, adapter.SystemCarrier, "book", err, false)
+		}
 	}
 	now := s.now()
 	return s.inTx(ctx, func(tx pgx.Tx) error {
@@ -387,9 +394,15 @@ func (w *shipWorker) Work(ctx context.Context, job *river.Job[ShipArgs]) error {
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM orders WHERE id = $1 FOR NO KEY UPDATE`, o.ID); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `UPDATE shipments SET status = 'booked', carrier = $2, service = $3, tracking_number = $4, label_url = $5,
-			estimated_delivery = $6, shipped_at = $7, updated_at = $7 WHERE id = $1 AND status = 'released'`,
-			sh.ID, booking.Carrier, booking.Service, booking.TrackingNumber, booking.LabelURL, booking.EstimatedDelivery, now)
+		var tag pgconn.CommandTag
+		if pickup {
+			tag, err = tx.Exec(ctx, `UPDATE shipments SET status = 'ready_for_pickup', ready_at = $2, shipped_at = $2, updated_at = $2
+				WHERE id = $1 AND status = 'released'`, sh.ID, now)
+		} else {
+			tag, err = tx.Exec(ctx, `UPDATE shipments SET status = 'booked', carrier = $2, service = $3, tracking_number = $4, label_url = $5,
+				estimated_delivery = $6, shipped_at = $7, updated_at = $7 WHERE id = $1 AND status = 'released'`,
+				sh.ID, booking.Carrier, booking.Service, booking.TrackingNumber, booking.LabelURL, booking.EstimatedDelivery, now)
+		}
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -438,6 +451,18 @@ func (w *shipWorker) Work(ctx context.Context, job *river.Job[ShipArgs]) error {
 		var open int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM order_lines WHERE order_id = $1 AND status IN ('allocated', 'released', 'backordered')`, o.ID).Scan(&open); err != nil {
 			return err
+		}
+		if pickup {
+			to := StatusReadyForPickup
+			if open > 0 {
+				to = StatusPartiallyShipped
+			}
+			if _, err := s.setStatus(ctx, tx, o.ID, to, "ready_for_pickup", "system:lifecycle",
+				fmt.Sprintf("ready for pickup at %s", loc.Code), map[string]any{"shipment": sh.ID, "location": loc.Code}); err != nil {
+				return err
+			}
+			return s.notify(ctx, tx, o, "pickup_ready:"+sh.ID.String(), adapter.TemplatePickupReady, map[string]any{
+				"store_name": loc.Name})
 		}
 		to := StatusShipped
 		if open > 0 {

@@ -28,6 +28,7 @@ type Dispatch struct {
 	TrackingNumber    string          `json:"tracking_number,omitempty"`
 	EstimatedDelivery *time.Time      `json:"estimated_delivery,omitempty"`
 	ShippedAt         *time.Time      `json:"shipped_at,omitempty"`
+	ReadyAt           *time.Time      `json:"ready_at,omitempty"` // a pickup on the store's shelf since
 	DeliveredAt       *time.Time      `json:"delivered_at,omitempty"`
 	Lines             []ShipmentLine  `json:"lines"`
 	Events            json.RawMessage `json:"events,omitempty"`
@@ -43,13 +44,13 @@ func (s *Service) getShipment(ctx context.Context, id uuid.UUID) (Dispatch, erro
 	var sh Dispatch
 	err := s.pool.QueryRow(ctx, `
 		SELECT sh.id, sh.order_id, sh.location_id, l.code, sh.status, sh.carrier, sh.service, sh.tracking_number,
-			sh.estimated_delivery, sh.shipped_at, sh.delivered_at,
+			sh.estimated_delivery, sh.shipped_at, sh.ready_at, sh.delivered_at,
 			coalesce((SELECT jsonb_agg(jsonb_build_object('line_id', line_id, 'qty', qty)) FROM shipment_lines WHERE shipment_id = sh.id), '[]'),
 			coalesce((SELECT jsonb_agg(jsonb_build_object('kind', kind, 'code', code, 'message', message, 'region', region, 'at', at) ORDER BY at)
 				FROM shipment_events WHERE shipment_id = sh.id), '[]')
 		FROM shipments sh JOIN locations l ON l.id = sh.location_id WHERE sh.id = $1`, id).Scan(
 		&sh.ID, &sh.OrderID, &sh.LocationID, &sh.Location, &sh.Status, &sh.Carrier, &sh.Service, &sh.TrackingNumber,
-		&sh.EstimatedDelivery, &sh.ShippedAt, &sh.DeliveredAt, &sh.Lines, &sh.Events)
+		&sh.EstimatedDelivery, &sh.ShippedAt, &sh.ReadyAt, &sh.DeliveredAt, &sh.Lines, &sh.Events)
 	if isNoRows(err) {
 		return Dispatch{}, fmt.Errorf("no shipment %s: %w", id, derrors.NotFound)
 	}
@@ -132,8 +133,11 @@ func (s *Service) ApplyTracking(ctx context.Context, shipmentID uuid.UUID, sourc
 			}
 			return err
 		}
-		if status == "released" {
+		switch status {
+		case "released":
 			return fmt.Errorf("shipment %s is not booked yet: %w", shipmentID, derrors.Conflict)
+		case "ready_for_pickup":
+			return fmt.Errorf("shipment %s waits at the store for pickup; no carrier carries it: %w", shipmentID, derrors.Conflict)
 		}
 		delivered = status == "delivered"
 		// Lock the order: shipments of one order delivered at once must see
@@ -176,7 +180,7 @@ func (s *Service) ApplyTracking(ctx context.Context, shipmentID uuid.UUID, sourc
 					Payload: mustJSON(map[string]any{"shipment": shipmentID, "region": e.Region})})
 			case adapter.TrackDelivered:
 				delivered = true
-				err = s.deliver(ctx, tx, o, shipmentID, e.At)
+				err = s.deliver(ctx, tx, o, shipmentID, e.At, "system:lifecycle", "every line delivered")
 			}
 			if err != nil {
 				return err
@@ -187,8 +191,9 @@ func (s *Service) ApplyTracking(ctx context.Context, shipmentID uuid.UUID, sourc
 	return delivered, err
 }
 
-// deliver completes a shipment's lines and, when nothing else is open, the order.
-func (s *Service) deliver(ctx context.Context, tx pgx.Tx, o Order, shipmentID uuid.UUID, at time.Time) error {
+// deliver completes a shipment's lines and, when nothing else is open, the
+// order, with actor and reason on its event.
+func (s *Service) deliver(ctx context.Context, tx pgx.Tx, o Order, shipmentID uuid.UUID, at time.Time, actor, reason string) error {
 	if _, err := tx.Exec(ctx, `UPDATE shipments SET status = 'delivered', delivered_at = $2, updated_at = now() WHERE id = $1`, shipmentID, at); err != nil {
 		return err
 	}
@@ -204,11 +209,11 @@ func (s *Service) deliver(ctx context.Context, tx pgx.Tx, o Order, shipmentID uu
 	if err := tx.QueryRow(ctx, `SELECT status FROM orders WHERE id = $1`, o.ID).Scan(&status); err != nil {
 		return err
 	}
-	if open == 0 && status == StatusShipped {
-		_, err := s.setStatus(ctx, tx, o.ID, StatusDelivered, "delivered", "system:lifecycle", "every line delivered", map[string]any{"shipment": shipmentID})
+	if open == 0 && (status == StatusShipped || status == StatusReadyForPickup) {
+		_, err := s.setStatus(ctx, tx, o.ID, StatusDelivered, "delivered", actor, reason, map[string]any{"shipment": shipmentID})
 		return err
 	}
-	return s.event(ctx, tx, o.ID, "shipment_delivered", "system:lifecycle", "", map[string]any{"shipment": shipmentID})
+	return s.event(ctx, tx, o.ID, "shipment_delivered", actor, "", map[string]any{"shipment": shipmentID})
 }
 
 type postWorker struct {

@@ -54,7 +54,7 @@ type Config struct {
 	// workers need them, capture does not.
 	Systems adapter.Systems
 	// TrackEvery is how often shipments in transit and pending ERP postings
-	// are polled; 0 means 30 minutes.
+	// are polled, and the exception sweep runs; 0 means 30 minutes.
 	TrackEvery time.Duration
 }
 

@@ -797,6 +797,20 @@ func TestOpenAPIResponses(t *testing.T) {
 		} {
 			c.check(t, tc)
 		}
+		// The pickup order waits at its store until the customer collects it.
+		var pickupID string
+		waitRow(t, ts.app, []any{&pickupID}, `SELECT id::text FROM orders WHERE external_id = 'P-1' AND status = 'ready_for_pickup'`)
+		for _, tc := range []call{
+			{method: "POST", path: "/v1/orders/" + pickupID + "/collected", role: support, want: 200},
+			{method: "POST", path: "/v1/orders/" + orderID + "/collected", role: orch, want: 409},
+			{method: "POST", path: "/v1/orders/" + random + "/collected", role: orch, want: 404},
+		} {
+			c.check(t, tc)
+		}
+		if again := c.check(t, call{method: "POST", path: "/v1/orders/" + pickupID + "/collected", role: orch, want: 200}); again.header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("collected again: Idempotent-Replayed = %q, want true", again.header.Get("Idempotent-Replayed"))
+		}
+
 		var status string
 		waitRow(t, ts.app, []any{&status}, `SELECT status FROM returns WHERE id = $1 AND status IN ('refunded', 'refund_failed')`, r.ID)
 		c.check(t, call{method: "GET", path: "/v1/returns/" + r.ID, role: support, want: 200})

@@ -36,7 +36,7 @@ type Config struct {
 	SimFaults      string        // SIM_FAULTS: default or none
 	AdapterURL     string        // ADAPTER_URL: base URL of the outside systems (http adapters)
 	AdapterSecret  string        // ADAPTER_SECRET: HMAC secret for requests and callbacks
-	TrackEvery     time.Duration // TRACK_EVERY: how often shipments and pending postings are polled
+	TrackEvery     time.Duration // TRACK_EVERY: how often shipments and pending postings are polled, and the exception sweep runs
 }
 
 // Var documents one environment variable: the README's table is made from these.
@@ -66,7 +66,7 @@ var Vars = []Var{
 	{"SIM_FAULTS", "default", "simulator fault rates: default (declines, timeouts, rejections, delays) or none."},
 	{"ADAPTER_URL", "", "with ADAPTERS=http: base URL of the outside systems; each system's paths are appended (paths in orchestration/adapter/doc.go)."},
 	{"ADAPTER_SECRET", "", "HMAC-SHA256 secret that signs requests to outside systems and verifies their callbacks."},
-	{"TRACK_EVERY", "30m", "how often shipments in transit and pending ERP postings are polled."},
+	{"TRACK_EVERY", "30m", "how often shipments in transit and pending ERP postings are polled, and the sweep for stale inventory and uncollected pickups runs."},
 }
 
 // Load reads the configuration from getenv (os.Getenv when nil) and validates it.
