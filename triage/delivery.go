@@ -47,7 +47,8 @@ type dlvKnown struct {
 	promisedEnd   time.Time
 	customerZip   string
 	customerState string
-	sellerZip     string // the first item's seller; "" when the order has no items
+	sellerID      string // the first item's seller; "" when the order has no items
+	sellerZip     string
 	sellerState   string
 	sellers       int
 	items         int
@@ -88,7 +89,7 @@ func dlvKnownAt(o *HistoryOrder, m DeliveryMoment) (dlvKnown, bool) {
 	seen := map[string]bool{}
 	for i, it := range o.Items {
 		if i == 0 {
-			k.sellerZip, k.sellerState = it.SellerZip, it.SellerState
+			k.sellerID, k.sellerZip, k.sellerState = it.SellerID, it.SellerZip, it.SellerState
 		}
 		if !seen[it.SellerID] {
 			seen[it.SellerID] = true

@@ -45,6 +45,7 @@ type DeliveryScores struct {
 // DeliveryCandidate is one model configuration tried in validation.
 type DeliveryCandidate struct {
 	Features string // the feature families, e.g. "lane+handling"
+	groups   dlvGroups
 	L2       float64
 	// AUC is the mean validation AUC over the forward-chaining folds.
 	AUC float64
@@ -83,9 +84,10 @@ type dlvExample struct {
 }
 
 // dlvExamples builds the labelled examples of orders purchased in
-// [from, before), with lane statistics from h, ordered by purchase. skipped
-// counts the orders in the window without a label or without the moment.
-func dlvExamples(orders []HistoryOrder, h *dlvHistory, from, before time.Time) (ex []dlvExample, skipped int) {
+// [from, before), with lane statistics from h and the network state from
+// net, ordered by purchase. skipped counts the orders in the window without
+// a label or without the moment.
+func dlvExamples(orders []HistoryOrder, h *dlvHistory, net *dlvNetwork, from, before time.Time) (ex []dlvExample, skipped int) {
 	for i := range orders {
 		o := &orders[i]
 		if o.PurchasedAt.Before(from) || !o.PurchasedAt.Before(before) {
@@ -97,7 +99,9 @@ func dlvExamples(orders []HistoryOrder, h *dlvHistory, from, before time.Time) (
 			skipped++
 			continue
 		}
-		ex = append(ex, dlvExample{id: o.ID, purchase: o.PurchasedAt, known: k, lane: h.stats(&k), late: late})
+		l := h.stats(&k)
+		l.net = net.stats(&k)
+		ex = append(ex, dlvExample{id: o.ID, purchase: o.PurchasedAt, known: k, lane: l, late: late})
 	}
 	slices.SortStableFunc(ex, func(a, b dlvExample) int { return a.purchase.Compare(b.purchase) })
 	return ex, skipped
@@ -117,11 +121,12 @@ func dlvMatrix(fs []dlvFeature, ex []dlvExample) ([][]float64, []bool) {
 // EvaluateDelivery backtests the delivery-risk model at one moment on
 // history: it builds point-in-time features for the training and test
 // orders (lane history only from training orders delivered before each
-// order's moment), chooses the feature families and the ridge penalty by
-// forward-chaining validation inside the training period, fits the model on
-// the training orders but the latest, calibrates it on those, and scores the
-// test orders beside the slack-minus-lane-p90 baseline. The test orders
-// play no part in any choice.
+// order's moment; the network's recent state from every order, but only
+// what was known at the moment), chooses the feature families and the
+// ridge penalty by forward-chaining validation inside the training period,
+// fits the model on the training orders but the latest, calibrates it on
+// those, and scores the test orders beside the slack-minus-lane-p90
+// baseline. The test orders play no part in any choice.
 func EvaluateDelivery(orders []HistoryOrder, opts DeliveryEvalOptions) (_ DeliveryReport, err error) {
 	defer derrors.Wrap(&err, "EvaluateDelivery(%s)", opts.Moment)
 	opts, err = dlvDefaults(opts)
@@ -136,8 +141,9 @@ func EvaluateDelivery(orders []HistoryOrder, opts DeliveryEvalOptions) (_ Delive
 		}
 	}
 	h := newDlvHistory(trainOrders, opts.Moment)
-	train, skipTrain := dlvExamples(orders, h, time.Time{}, opts.TrainBefore)
-	test, skipTest := dlvExamples(orders, h, opts.TestFrom, opts.TestBefore)
+	net := newDlvNetwork(orders)
+	train, skipTrain := dlvExamples(orders, h, net, time.Time{}, opts.TrainBefore)
+	test, skipTest := dlvExamples(orders, h, net, opts.TestFrom, opts.TestBefore)
 	rep := DeliveryReport{Moment: opts.Moment, Train: len(train), Test: len(test), Skipped: skipTrain + skipTest}
 	fmt.Fprintf(progress, "delivery: %d training and %d test orders at %s (%d skipped: not delivered or no %s); lane history of %d deliveries\n",
 		len(train), len(test), opts.Moment, rep.Skipped, opts.Moment, len(h.obs))
@@ -166,7 +172,7 @@ func EvaluateDelivery(orders []HistoryOrder, opts DeliveryEvalOptions) (_ Delive
 	}
 	fmt.Fprintf(progress, "delivery: chose features %s, L2 %g (validation AUC %.3f)\n", rep.Chosen.Features, rep.Chosen.L2, rep.Chosen.AUC)
 
-	fs := dlvFeatureSet(opts.Moment, dlvGroupByName(rep.Chosen.Features))
+	fs := dlvFeatureSet(opts.Moment, rep.Chosen.groups)
 	features := make([]models.Feature, len(fs))
 	for j, f := range fs {
 		features[j] = f.Feature
@@ -257,72 +263,88 @@ func dlvDefaults(o DeliveryEvalOptions) (DeliveryEvalOptions, error) {
 	return o, v.Err()
 }
 
-// dlvGroupNames names the nested feature sets validation tries.
-func dlvGroupNames(m DeliveryMoment) []string {
-	if m == AtHandoff {
-		return []string{"lane", "lane+handling", "lane+handling+order"}
-	}
-	return []string{"lane", "lane+order"}
-}
-
-// dlvGroupByName is the last family of a nested set's name.
-func dlvGroupByName(name string) dlvGroup {
-	switch name {
-	case "lane":
-		return dlvGroupLane
-	case "lane+handling":
-		return dlvGroupHandling
-	}
-	return dlvGroupOrder
-}
-
-// dlvValidate scores every candidate (feature set × L2) by forward-chaining
-// validation over the training examples, which are in purchase order: the
-// examples are cut into opts.Folds consecutive blocks; fold k fits on blocks
-// before k and scores block k. Folds without both classes are skipped.
+// dlvValidate chooses the feature families and the ridge penalty by
+// forward-chaining validation over the training examples, which are in
+// purchase order: the examples are cut into opts.Folds consecutive blocks;
+// fold k fits on blocks before k and scores block k (folds without both
+// classes are skipped). It starts from the lane family and adds, one at a
+// time, the family whose addition scores best, while that beats the set
+// without it. It returns every candidate tried.
 func dlvValidate(opts DeliveryEvalOptions, train []dlvExample) ([]DeliveryCandidate, error) {
 	var cands []DeliveryCandidate
+	best, err := dlvValidateSet(opts, train, dlvGroupsOf(dlvGroupLane), &cands)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		step := best
+		for g := range dlvGroupCount {
+			set := best.groups | dlvGroupsOf(g)
+			if set == best.groups || len(dlvFeatureSet(opts.Moment, set)) == len(dlvFeatureSet(opts.Moment, best.groups)) {
+				continue // already in, or no features at this moment
+			}
+			c, err := dlvValidateSet(opts, train, set, &cands)
+			if err != nil {
+				return nil, err
+			}
+			if c.AUC > step.AUC+1e-9 {
+				step = c
+			}
+		}
+		if step.groups == best.groups {
+			return cands, nil
+		}
+		best = step
+	}
+}
+
+// dlvValidateSet scores the families groups with every penalty, appends the
+// candidates to cands and returns the best of them.
+func dlvValidateSet(opts DeliveryEvalOptions, train []dlvExample, groups dlvGroups, cands *[]DeliveryCandidate) (DeliveryCandidate, error) {
+	var best DeliveryCandidate
 	bounds := make([]int, opts.Folds+1)
 	for k := range bounds {
 		bounds[k] = k * len(train) / opts.Folds
 	}
-	for _, name := range dlvGroupNames(opts.Moment) {
-		fs := dlvFeatureSet(opts.Moment, dlvGroupByName(name))
-		x, y := dlvMatrix(fs, train)
-		for _, l2 := range opts.L2 {
-			var sum float64
-			var n int
-			for k := 1; k < opts.Folds; k++ {
-				lo, hi := bounds[k], bounds[k+1]
-				if c := dlvCountTrue(y[:lo]); c == 0 || c == lo {
-					continue
-				}
-				if c := dlvCountTrue(y[lo:hi]); c == 0 || c == hi-lo {
-					continue
-				}
-				m, err := models.FitLogisticRegression(x[:lo], y[:lo], models.LogisticOptions{L2: l2})
-				if err != nil {
-					return nil, fmt.Errorf("validating %s with L2 %g, fold %d: %w", name, l2, k, err)
-				}
-				scores := make([]float64, hi-lo)
-				for i := range scores {
-					scores[i] = m.Logit(x[lo+i])
-				}
-				auc, err := models.ROCAUC(scores, y[lo:hi])
-				if err != nil {
-					return nil, err
-				}
-				sum += auc
-				n++
+	name := groups.String()
+	x, y := dlvMatrix(dlvFeatureSet(opts.Moment, groups), train)
+	for i, l2 := range opts.L2 {
+		var sum float64
+		var n int
+		for k := 1; k < opts.Folds; k++ {
+			lo, hi := bounds[k], bounds[k+1]
+			if c := dlvCountTrue(y[:lo]); c == 0 || c == lo {
+				continue
 			}
-			if n == 0 {
-				return nil, fmt.Errorf("no validation fold has both late and on-time orders (%d training orders in %d folds): %w", len(train), opts.Folds, derrors.Invalid)
+			if c := dlvCountTrue(y[lo:hi]); c == 0 || c == hi-lo {
+				continue
 			}
-			cands = append(cands, DeliveryCandidate{Features: name, L2: l2, AUC: sum / float64(n)})
-			fmt.Fprintf(opts.Progress, "delivery: validation %-20s L2 %-5g AUC %.3f over %d folds\n", name, l2, sum/float64(n), n)
+			m, err := models.FitLogisticRegression(x[:lo], y[:lo], models.LogisticOptions{L2: l2})
+			if err != nil {
+				return best, fmt.Errorf("validating %s with L2 %g, fold %d: %w", name, l2, k, err)
+			}
+			scores := make([]float64, hi-lo)
+			for i := range scores {
+				scores[i] = m.Logit(x[lo+i])
+			}
+			auc, err := models.ROCAUC(scores, y[lo:hi])
+			if err != nil {
+				return best, err
+			}
+			sum += auc
+			n++
+		}
+		if n == 0 {
+			return best, fmt.Errorf("no validation fold has both late and on-time orders (%d training orders in %d folds): %w", len(train), opts.Folds, derrors.Invalid)
+		}
+		c := DeliveryCandidate{Features: name, groups: groups, L2: l2, AUC: sum / float64(n)}
+		*cands = append(*cands, c)
+		fmt.Fprintf(opts.Progress, "delivery: validation %-28s L2 %-5g AUC %.3f over %d folds\n", name, l2, c.AUC, n)
+		if i == 0 || c.AUC > best.AUC+1e-9 {
+			best = c
 		}
 	}
-	return cands, nil
+	return best, nil
 }
 
 // dlvScore computes the test figures from ranking scores and probabilities.

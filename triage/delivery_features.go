@@ -27,10 +27,42 @@ const (
 	dlvGroupLane     dlvGroup = iota // slack against the lane's transit history
 	dlvGroupHandling                 // how the seller handled the order so far
 	dlvGroupOrder                    // the order, its goods and calendar
+	dlvGroupNetwork                  // how the carriers are doing right now
+	dlvGroupSeller                   // the seller's own record
+	dlvGroupPlace                    // how often parcels to the customer's region get stuck
+	dlvGroupCount
 )
 
 func (g dlvGroup) String() string {
-	return [...]string{"lane", "handling", "order"}[g]
+	return [...]string{"lane", "handling", "order", "network", "seller", "place"}[g]
+}
+
+// dlvGroups is a set of feature families.
+type dlvGroups uint
+
+// dlvGroupsOf is the set of gs.
+func dlvGroupsOf(gs ...dlvGroup) dlvGroups {
+	var s dlvGroups
+	for _, g := range gs {
+		s |= 1 << g
+	}
+	return s
+}
+
+func (s dlvGroups) has(g dlvGroup) bool { return s&(1<<g) != 0 }
+
+// String names the set, e.g. "lane+handling", in family order.
+func (s dlvGroups) String() string {
+	var name string
+	for g := range dlvGroupCount {
+		if s.has(g) {
+			if name != "" {
+				name += "+"
+			}
+			name += g.String()
+		}
+	}
+	return name
 }
 
 // dlvAllFeatures is every feature the delivery model may use, in order.
@@ -46,6 +78,9 @@ func dlvAllFeatures() []dlvFeature {
 			value: func(_ *dlvKnown, l *dlvLaneStats) float64 { return dlvLogit(l.exceedRegion) }},
 		{Feature: models.Feature{Name: "region_transit_z", Label: "slack left against the usual transit to the customer's region (standard deviations)"}, group: dlvGroupLane,
 			value: func(_ *dlvKnown, l *dlvLaneStats) float64 { return l.zRegion }},
+
+		{Feature: models.Feature{Name: "region_late_logit", Label: "share of past parcels to the customer's region delivered late (log-odds)"}, group: dlvGroupPlace,
+			value: func(_ *dlvKnown, l *dlvLaneStats) float64 { return dlvLogit(l.lateRegion) }},
 
 		{Feature: models.Feature{Name: "handling_days", Label: "days from approval to carrier hand-off"}, group: dlvGroupHandling, handoffOnly: true,
 			value: func(k *dlvKnown, _ *dlvLaneStats) float64 { return dlvDays(k.carrierAt.Sub(k.approvedAt)) }},
@@ -76,15 +111,26 @@ func dlvAllFeatures() []dlvFeature {
 				wd := k.at.Weekday()
 				return dlvBool(wd == time.Friday || wd == time.Saturday)
 			}},
+
+		{Feature: models.Feature{Name: "network_late_now_logit", Label: "share of the last two weeks' parcels to the customer's state already late (log-odds)"}, group: dlvGroupNetwork,
+			value: func(_ *dlvKnown, l *dlvLaneStats) float64 { return dlvLogit(l.net.lateNow) }},
+		{Feature: models.Feature{Name: "network_recent_late_logit", Label: "share late among the last two weeks' deliveries to the customer's state (log-odds)"}, group: dlvGroupNetwork,
+			value: func(_ *dlvKnown, l *dlvLaneStats) float64 { return dlvLogit(l.net.recentLate) }},
+		{Feature: models.Feature{Name: "network_slow_now_logit", Label: "share of the last two weeks' parcels to the customer's state already slower than usual (log-odds)"}, group: dlvGroupNetwork,
+			value: func(_ *dlvKnown, l *dlvLaneStats) float64 { return dlvLogit(l.net.slowNow) }},
+		{Feature: models.Feature{Name: "network_slowdown", Label: "how much slower the last two weeks' deliveries to the customer's state were than usual (log days)"}, group: dlvGroupNetwork,
+			value: func(_ *dlvKnown, l *dlvLaneStats) float64 { return l.net.recentSlowdown }},
+
+		{Feature: models.Feature{Name: "seller_late_logit", Label: "share of the seller's past parcels delivered late (log-odds)"}, group: dlvGroupSeller,
+			value: func(_ *dlvKnown, l *dlvLaneStats) float64 { return dlvLogit(l.net.sellerLate) }},
 	}
 }
 
-// dlvFeatureSet is the features of moment m in groups up to and including
-// last.
-func dlvFeatureSet(m DeliveryMoment, last dlvGroup) []dlvFeature {
+// dlvFeatureSet is the features of moment m in the families groups.
+func dlvFeatureSet(m DeliveryMoment, groups dlvGroups) []dlvFeature {
 	var fs []dlvFeature
 	for _, f := range dlvAllFeatures() {
-		if f.group > last || (f.handoffOnly && m != AtHandoff) {
+		if !groups.has(f.group) || (f.handoffOnly && m != AtHandoff) {
 			continue
 		}
 		fs = append(fs, f)

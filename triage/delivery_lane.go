@@ -19,6 +19,7 @@ type dlvObs struct {
 	lane    string    // seller state > customer state; "" without a seller
 	state   string    // customer state
 	region  string    // customer state and the zip prefix's first two digits
+	late    bool      // delivered after the promised day
 }
 
 // dlvHistory is the lane history of one moment, ordered by when each
@@ -50,6 +51,7 @@ func newDlvHistory(train []HistoryOrder, m DeliveryMoment) *dlvHistory {
 			lane:    k.lane(),
 			state:   k.customerState,
 			region:  dlvRegion(&k),
+			late:    !o.DeliveredAt.Before(k.promisedEnd),
 		})
 	}
 	slices.SortStableFunc(h.obs, func(a, b dlvObs) int { return a.knownAt.Compare(b.knownAt) })
@@ -108,6 +110,14 @@ type dlvLaneStats struct {
 	// counts of past overruns it separates orders in the tail, where
 	// lateness lives, without needing late orders in every region.
 	zRegion float64
+	// lateRegion is the smoothed share of past parcels to the customer's
+	// zip region delivered late (all → state → region), whatever their
+	// slack: how often parcels there get stuck.
+	lateRegion float64
+	// net is the state of the whole network at the moment, from every
+	// order of the dataset known by then (see dlvNetwork); the baseline
+	// does not use it.
+	net dlvNetStats
 }
 
 // dlvCount is a pair of counts for a smoothed share.
@@ -138,6 +148,7 @@ func (h *dlvHistory) stats(k *dlvKnown) dlvLaneStats {
 	var (
 		laneT, stateT, allT              []float64
 		exAll, exState, exLane, exRegion dlvCount
+		lateAll, lateState, lateRegion   dlvCount
 		logAll, logState, logRegion      dlvMean
 	)
 	for i := range obs {
@@ -147,14 +158,17 @@ func (h *dlvHistory) stats(k *dlvKnown) dlvLaneStats {
 		allT = append(allT, o.transit)
 		logAll.add(lt)
 		exAll.add(over)
+		lateAll.add(o.late)
 		if o.state != state {
 			continue
 		}
 		stateT = append(stateT, o.transit)
 		logState.add(lt)
 		exState.add(over)
+		lateState.add(o.late)
 		if o.region == region {
 			exRegion.add(over)
+			lateRegion.add(o.late)
 			logRegion.add(lt)
 		}
 		if lane != "" && o.lane == lane {
@@ -166,6 +180,7 @@ func (h *dlvHistory) stats(k *dlvKnown) dlvLaneStats {
 		nAll: len(allT), nState: len(stateT), nLane: len(laneT),
 		exceedLane:   dlvChain(exAll, exState, exLane),
 		exceedRegion: dlvChain(exAll, exState, exRegion),
+		lateRegion:   dlvChain(lateAll, lateState, lateRegion),
 	}
 	if logAll.n >= 2 {
 		mu := logAll.sum / logAll.n

@@ -127,8 +127,8 @@ func dlvFeatureVector(t *testing.T, orders []HistoryOrder, id string, trainBefor
 		t.Fatalf("order %s has no %s moment", id, m)
 	}
 	l := newDlvHistory(train, m).stats(&k)
-	last := dlvGroupOrder
-	x := dlvRow(dlvFeatureSet(m, last), &k, &l)
+	l.net = newDlvNetwork(orders).stats(&k)
+	x := dlvRow(dlvFeatureSet(m, ^dlvGroups(0)), &k, &l)
 	return append(x, dlvBaselineScore(&k, &l))
 }
 
@@ -170,7 +170,7 @@ func TestDeliveryFeaturesIgnoreWhatComesLater(t *testing.T) {
 	trainBefore := dlvDate("2017-05-01")
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, m := range []DeliveryMoment{AtApproval, AtHandoff} {
-		var checked, ownDeliveryMoved, ownCarrierMoved, historyMoved int
+		var checked, ownDeliveryMoved, ownCarrierMoved, historyMoved, networkMoved int
 		for i := 0; i < len(orders) && checked < 60; i += 7 {
 			o := &orders[i]
 			k, ok := dlvKnownAt(o, m)
@@ -196,17 +196,30 @@ func TestDeliveryFeaturesIgnoreWhatComesLater(t *testing.T) {
 				if len(full.obs) != len(pert.obs) || !slices.EqualFunc(full.obs, pert.obs, func(a, b dlvObs) bool { return a == b }) {
 					historyMoved++
 				}
+				// …and the network history, which holds every order,
+				// the test period's too.
+				if !dlvSameNetwork(newDlvNetwork(orders), newDlvNetwork(p)) {
+					networkMoved++
+				}
 			}
 			checked++
 		}
-		if checked < 40 || ownDeliveryMoved == 0 || historyMoved == 0 {
-			t.Fatalf("%s: checked %d orders, own delivery moved %d times, history changed %d times: the test lost its teeth",
-				m, checked, ownDeliveryMoved, historyMoved)
+		if checked < 40 || ownDeliveryMoved == 0 || historyMoved == 0 || networkMoved == 0 {
+			t.Fatalf("%s: checked %d orders, own delivery moved %d times, history changed %d times, network %d times: the test lost its teeth",
+				m, checked, ownDeliveryMoved, historyMoved, networkMoved)
 		}
 		if m == AtApproval && ownCarrierMoved == 0 {
 			t.Fatalf("approval: the carrier hand-off of the scored order was never perturbed")
 		}
 	}
+}
+
+// dlvSameNetwork says whether two network histories hold the same parcels.
+func dlvSameNetwork(a, b *dlvNetwork) bool {
+	return slices.EqualFunc(a.parcels, b.parcels, func(p, q dlvShipped) bool {
+		return p.id == q.id && p.carrierAt.Equal(q.carrierAt) && p.deliveredAt.Equal(q.deliveredAt) && p.promisedEnd.Equal(q.promisedEnd) &&
+			p.state == q.state && p.seller == q.seller && (p.logTransit == q.logTransit || math.IsNaN(p.logTransit) && math.IsNaN(q.logTransit))
+	})
 }
 
 // TestDeliveryFeaturesSeeWhatIsKnown is the control of the test above: a
@@ -247,6 +260,23 @@ func TestDeliveryFeaturesSeeWhatIsKnown(t *testing.T) {
 		}
 		if got := dlvFeatureVector(t, earlier, target.ID, trainBefore, m); slices.Equal(got, want) {
 			t.Errorf("%s: faster deliveries before the moment left the lane features unchanged", m)
+		}
+		// The network history holds the test period's orders too: their
+		// deliveries before the moment are known to the live sweep.
+		lateTest := slices.Clone(orders)
+		var moved int
+		for i := range lateTest {
+			o := &lateTest[i]
+			if d := o.DeliveredAt; !d.IsZero() && d.Before(k.at) && !o.PurchasedAt.Before(trainBefore) && o.ID != target.ID {
+				o.EstimatedDelivery = histDay(d).AddDate(0, 0, -2) // now delivered late
+				moved++
+			}
+		}
+		if moved == 0 {
+			t.Fatalf("%s: no test-period order delivered before the moment %v", m, k.at)
+		}
+		if got := dlvFeatureVector(t, lateTest, target.ID, trainBefore, m); slices.Equal(got, want) {
+			t.Errorf("%s: %d test-period orders delivered late before the moment left the network features unchanged", m, moved)
 		}
 	}
 }
@@ -301,7 +331,9 @@ func TestDeliveryFeatureBuilderReads(t *testing.T) {
 				continue
 			}
 			name := fn.Name.Name
-			reads[name] = map[string]bool{}
+			if reads[name] == nil { // methods of one name (stats) share an entry
+				reads[name] = map[string]bool{}
+			}
 			ast.Inspect(fn, func(n ast.Node) bool {
 				if sel, ok := n.(*ast.SelectorExpr); ok && (orderFields[sel.Sel.Name] || itemFields[sel.Sel.Name]) {
 					reads[name][sel.Sel.Name] = true
@@ -329,11 +361,12 @@ func TestDeliveryFeatureBuilderReads(t *testing.T) {
 	if len(carrierOutsideHandoff) > 0 {
 		t.Errorf("dlvKnownAt reads the carrier hand-off outside the AtHandoff case at %v", carrierOutsideHandoff)
 	}
-	// Only these may read the delivery: labels and the lane history, which
-	// keeps a transit back until it was delivered (see asOf).
+	// Only these may read the delivery: the lane history, which keeps a
+	// transit back until it was delivered (see asOf), and the network
+	// history, whose stats count a delivery only once it happened.
 	for fn, fields := range reads {
-		if fields["DeliveredAt"] && fn != "newDlvHistory" {
-			t.Errorf("%s reads DeliveredAt; only newDlvHistory (lane history, as of each moment) may", fn)
+		if fields["DeliveredAt"] && fn != "newDlvHistory" && fn != "newDlvNetwork" {
+			t.Errorf("%s reads DeliveredAt; only newDlvHistory and newDlvNetwork (histories read as of each moment) may", fn)
 		}
 	}
 	// Feature functions and the baseline read no history fields at all.

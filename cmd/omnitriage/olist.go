@@ -92,7 +92,9 @@ order be delivered on a later day than promised? Scored at one moment:
             slack left against the lane's transit history
 
 Features use only what is known at that moment; lane history comes only from
-training orders delivered before it. Orders purchased before --train-before
+training orders delivered before it, and the network's recent state (parcels
+of any period delivered, or overdue, before it) only from what the live sweep
+would have seen then. Orders purchased before --train-before
 train the model; feature families and the ridge penalty are chosen by
 forward-chaining validation inside the training period, and the latest
 training orders (--calibration-share) are held out to calibrate it. The test
