@@ -130,16 +130,16 @@ func (s *Service) RaiseStaleInventory(ctx context.Context, limit int) (n int, er
 			}
 			if st.oldest == nil || st.never > 0 {
 				e.Severity, e.Code = SeverityHigh, "NEVER_SYNCED"
-				e.Message = fmt.Sprintf("%d reserved units at %s rely on stock its system never counted (%d of %d SKUs never synced: %s); the policy wants a sync every %s",
-					st.reserved, st.location, st.never, st.skuCount, example, shortDuration(after))
+				e.Message = fmt.Sprintf("%s at %s rely on stock its system never counted (%d of %s never synced: %s); the policy wants a sync every %s",
+					nOf(st.reserved, "reserved unit"), st.location, st.never, nOf(st.skuCount, "SKU"), example, shortDuration(after))
 			} else {
 				age := now.Sub(*st.oldest)
 				payload["last_synced_at"], payload["age_hours"] = st.oldest, hours(age)
 				if age > 3*after {
 					e.Severity = SeverityHigh
 				}
-				e.Message = fmt.Sprintf("Stock at %s last synced %s, %s ago (policy: %s): %d reserved units of %s (%s) rely on it",
-					st.location, st.oldest.UTC().Format(time.RFC3339), shortDuration(age), shortDuration(after), st.reserved, skus(st.skuCount), example)
+				e.Message = fmt.Sprintf("Stock at %s last synced %s, %s ago (policy: %s): %s of %s (%s) rely on it",
+					st.location, st.oldest.UTC().Format(time.RFC3339), shortDuration(age), shortDuration(after), nOf(st.reserved, "reserved unit"), nOf(st.skuCount, "SKU"), example)
 			}
 			e.Payload = mustJSON(payload)
 			if _, err := s.raise(ctx, tx, e); err != nil {
@@ -204,8 +204,8 @@ func (s *Service) RaiseUncollectedPickups(ctx context.Context, limit int) (n int
 		for _, w := range found {
 			waited := now.Sub(w.readyAt)
 			oid := w.order
-			msg := fmt.Sprintf("Click & collect order #%s (%d units) ready at %s since %s, not collected after %s (policy: %s)",
-				w.ext, w.units, w.location, w.readyAt.UTC().Format(time.RFC3339), shortDuration(waited), shortDuration(within))
+			msg := fmt.Sprintf("Click & collect order #%s (%s) ready at %s since %s, not collected after %s (policy: %s)",
+				w.ext, nOf(w.units, "unit"), w.location, w.readyAt.UTC().Format(time.RFC3339), shortDuration(waited), shortDuration(within))
 			id, err := s.raise(ctx, tx, Exception{Kind: KindPickupNotCollected, Severity: SeverityMedium, OrderID: &oid,
 				LineIDs: w.lines, SKU: w.sku, Location: w.location, Code: "NOT_COLLECTED", Message: msg, OccurredAt: now,
 				Payload: mustJSON(map[string]any{"shipment": w.shipment, "order_number": w.ext, "location": w.location,
@@ -224,12 +224,12 @@ func (s *Service) RaiseUncollectedPickups(ctx context.Context, limit int) (n int
 	return n, err
 }
 
-// skus is "1 SKU" or "n SKUs".
-func skus(n int) string {
+// nOf is "1 unit" or "n units".
+func nOf(n int, noun string) string {
 	if n == 1 {
-		return "1 SKU"
+		return "1 " + noun
 	}
-	return fmt.Sprintf("%d SKUs", n)
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // hours is d in hours, to one decimal.
