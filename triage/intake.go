@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/pgvector/pgvector-go"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/orchestration"
@@ -306,11 +305,10 @@ func (s *Service) commitTx(ctx context.Context, tx pgx.Tx, caseID uuid.UUID, exc
 	b.Queue(`UPDATE exceptions SET status = $2, resolved_at = CASE WHEN $2 IN ('resolved', 'dismissed') THEN $3::timestamptz END
 		WHERE id = $1 AND status = 'open'`, exc.ID, excStatus, now)
 	if out.vec != nil {
-		if err := s.ensureIndex(ctx, tableExceptionEmbeddings); err != nil {
+		if err := s.ensureIndex(ctx, tableExceptionVectors); err != nil {
 			return Case{}, err
 		}
-		b.Queue(`INSERT INTO exception_embeddings (exception_id, model, dim, embedding) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (exception_id, model) DO NOTHING`, exc.ID, s.emb.Model(), len(out.vec), pgvector.NewVector(out.vec))
+		queueExceptionVector(b, exc.ID, s.emb.Model(), out.vec)
 	}
 	b.Queue(`SELECT `+caseCols+caseFrom+` WHERE c.id = $1`, caseID)
 	br := tx.SendBatch(ctx, b)

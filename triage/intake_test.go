@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -247,7 +248,7 @@ func TestHNSWIndexes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	f.report(t, timeoutException())
-	for _, table := range []string{tableExampleEmbeddings, tableExceptionEmbeddings} {
+	for _, table := range []string{tableExampleEmbeddings, tableExceptionVectors} {
 		var def string
 		err := f.pool.QueryRow(context.Background(), `SELECT indexdef FROM pg_indexes WHERE tablename = $1 AND indexname = $2`,
 			table, IndexName(table, f.svc.Model())).Scan(&def)
@@ -415,5 +416,42 @@ func TestBackgroundWork(t *testing.T) {
 	}
 	if err := a.svc.refit(ctx); err != nil || fits() != before+1 || a.svc.ClassifierVersion() == version {
 		t.Errorf("refit after the examples changed: %v, %d fits (was %d), version %s; want a new fit", err, fits(), before, a.svc.ClassifierVersion())
+	}
+}
+
+// TestExceptionVectorsShared checks that exceptions whose masked texts are
+// equal share one stored (and indexed) vector, each linked to it, and that
+// a different message gets a vector of its own.
+func TestExceptionVectorsShared(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	a := f.report(t, timeoutException())
+	same := timeoutException()
+	same.Message = "POST https://onlinetools.ups.com/api/shipments/v2409/ship timed out after 45000ms"
+	b := f.report(t, same)
+	other := orchestration.Exception{Kind: orchestration.KindPaymentFailed, Code: "card_declined",
+		Message: "Your card was declined: insufficient_funds"}
+	c := f.report(t, other)
+	for _, id := range []uuid.UUID{a.ExceptionID, b.ExceptionID, c.ExceptionID} {
+		if n := f.count(t, `SELECT count(*) FROM exception_embeddings WHERE exception_id = $1`, id); n != 1 {
+			t.Errorf("exception %s has %d vector links, want 1", id, n)
+		}
+	}
+	if n := f.count(t, `SELECT count(DISTINCT vector_hash) FROM exception_embeddings WHERE exception_id = ANY($1)`,
+		[]uuid.UUID{a.ExceptionID, b.ExceptionID}); n != 1 {
+		t.Errorf("two exceptions with one masked text link %d vectors, want 1", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM exception_vectors`); n != 2 {
+		t.Errorf("%d stored vectors for two distinct texts, want 2", n)
+	}
+	// The stored hash is the vector's: recomputing it from the row agrees.
+	var vec pgvector.Vector
+	var h []byte
+	if err := f.pool.QueryRow(context.Background(), `SELECT embedding, vector_hash FROM exception_vectors v
+		JOIN exception_embeddings x USING (model, vector_hash) WHERE x.exception_id = $1`, c.ExceptionID).Scan(&vec, &h); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(VectorHash(vec.Slice()), h) {
+		t.Errorf("stored vector_hash %x is not VectorHash of the stored vector", h)
 	}
 }

@@ -3,13 +3,16 @@ package triage
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
 
@@ -19,9 +22,33 @@ import (
 
 // Tables with an untyped vector column and a model tag, indexed per model.
 const (
-	tableExceptionEmbeddings = "exception_embeddings"
-	tableExampleEmbeddings   = "example_embeddings"
+	tableExceptionVectors  = "exception_vectors"
+	tableExampleEmbeddings = "example_embeddings"
 )
+
+// VectorHash is a vector's key in exception_vectors: SHA-256 of its
+// float32 values, little-endian. Equal vectors share one row and one place
+// in the HNSW graph.
+func VectorHash(v []float32) []byte {
+	buf := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(f))
+	}
+	sum := sha256.Sum256(buf)
+	return sum[:]
+}
+
+// queueExceptionVector appends to b the statements that make vec exception
+// excID's vector for model: the vector itself once per model (a vector
+// already stored is not inserted, so the HNSW graph is not walked), and
+// the exception's link to it.
+func queueExceptionVector(b *pgx.Batch, excID uuid.UUID, model string, vec []float32) {
+	h := VectorHash(vec)
+	b.Queue(`INSERT INTO exception_vectors (model, vector_hash, dim, embedding) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (model, vector_hash) DO NOTHING`, model, h, len(vec), pgvector.NewVector(vec))
+	b.Queue(`INSERT INTO exception_embeddings (exception_id, model, vector_hash) VALUES ($1, $2, $3)
+		ON CONFLICT (exception_id, model) DO NOTHING`, excID, model, h)
+}
 
 // maxHNSWDim is the most dimensions pgvector's HNSW index takes for the
 // vector type; larger models are searched exactly.
@@ -96,7 +123,7 @@ func (s *Service) ensureIndex(ctx context.Context, table string) (err error) {
 		return nil
 	}
 	defer derrors.Wrap(&err, "ensureIndex(%s, %q)", table, model)
-	if table != tableExceptionEmbeddings && table != tableExampleEmbeddings {
+	if table != tableExceptionVectors && table != tableExampleEmbeddings {
 		return fmt.Errorf("no vector table %q", table)
 	}
 	lit, err := quoteLiteral(model)

@@ -225,7 +225,9 @@ func (s *Service) addReviewExample(ctx context.Context, tx pgx.Tx, c Case, cause
 	}
 	_, err = tx.Exec(ctx, `
 		INSERT INTO example_embeddings (example_id, model, dim, cause, kind, embedding)
-		SELECT $1, model, dim, $2, $3, embedding FROM exception_embeddings WHERE exception_id = $4
+		SELECT $1, v.model, v.dim, $2, $3, v.embedding
+		FROM exception_embeddings x JOIN exception_vectors v USING (model, vector_hash)
+		WHERE x.exception_id = $4
 		ON CONFLICT (example_id, model) DO NOTHING`, id, cause, c.Kind, c.ExceptionID)
 	if err != nil {
 		return fmt.Errorf("adding example vectors: %w", err)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/pgvector/pgvector-go"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 )
@@ -75,7 +74,7 @@ func (s *Service) EmbedExceptions(ctx context.Context, limit int) (n int, err er
 	if err != nil {
 		return 0, err
 	}
-	if err := s.ensureIndex(ctx, tableExceptionEmbeddings); err != nil {
+	if err := s.ensureIndex(ctx, tableExceptionVectors); err != nil {
 		return 0, err
 	}
 	b := &pgx.Batch{}
@@ -83,8 +82,7 @@ func (s *Service) EmbedExceptions(ctx context.Context, limit int) (n int, err er
 		if len(vecs[i]) != s.emb.Dim() {
 			return 0, fmt.Errorf("exception %s: embedder returned %d dimensions, want %d", p.id, len(vecs[i]), s.emb.Dim())
 		}
-		b.Queue(`INSERT INTO exception_embeddings (exception_id, model, dim, embedding) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (exception_id, model) DO NOTHING`, p.id, model, len(vecs[i]), pgvector.NewVector(vecs[i]))
+		queueExceptionVector(b, p.id, model, vecs[i])
 	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return 0, err

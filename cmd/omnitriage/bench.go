@@ -107,21 +107,24 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	var rows []row
 	for _, c := range clients {
 		fmt.Fprintf(env.stderr, "HTTP capture, %d clients, %s…\n", c, *duration)
-		r := load(ctx, c, *duration, httpCapture(base, key, skus, c))
+		r := measured(ctx, pool, func() result { return load(ctx, c, *duration, httpCapture(base, key, skus, c)) })
 		rows = append(rows, row{"HTTP POST /v1/orders (3 lines)", c, r})
 		fmt.Fprintf(env.stderr, "raw SQL capture, %d clients, %s…\n", c, *duration)
-		r = load(ctx, c, *duration, rawCapture(pool, skus))
+		r = measured(ctx, pool, func() result { return load(ctx, c, *duration, rawCapture(pool, skus)) })
 		rows = append(rows, row{"raw SQL capture tx (3 lines)", c, r})
 	}
 	hot := skus[0]
 	fmt.Fprintf(env.stderr, "hot SKU %s, 8 clients, %s…\n", hot, *duration)
-	rows = append(rows, row{"HTTP hot-SKU reservation (1 line, one SKU)", 8, load(ctx, 8, *duration, httpCapture(base, key, []string{hot}, 8))})
-	rows = append(rows, row{"raw SQL hot-SKU reservation", 8, load(ctx, 8, *duration, rawCapture(pool, []string{hot}))})
+	rows = append(rows, row{"HTTP hot-SKU reservation (1 line, one SKU)", 8,
+		measured(ctx, pool, func() result { return load(ctx, 8, *duration, httpCapture(base, key, []string{hot}, 8)) })})
+	rows = append(rows, row{"raw SQL hot-SKU reservation", 8,
+		measured(ctx, pool, func() result { return load(ctx, 8, *duration, rawCapture(pool, []string{hot})) })})
 
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tclients\tops/s\tp50 ms\tp99 ms\terrors\t")
+	fmt.Fprintln(tw, "workload\tclients\tops/s\tp50 ms\tp99 ms\terrors\tCPU ms/op (bench process + PostgreSQL)\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%d\t\n", r.what, r.clients, r.r.rate(), r.r.pct(50), r.r.pct(99), r.r.errors)
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%d\t%s\t\n", r.what, r.clients, r.r.rate(), r.r.pct(50), r.r.pct(99), r.r.errors,
+			r.r.cpu.perOp(r.r.ops+r.r.errors))
 	}
 	tw.Flush()
 	for i := 0; i+1 < len(rows)-2; i += 2 {
@@ -223,6 +226,7 @@ type result struct {
 	ops, errors int64
 	elapsed     time.Duration
 	lat         []time.Duration
+	cpu         cpuUse // set by measured
 }
 
 func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
