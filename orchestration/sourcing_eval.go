@@ -18,6 +18,8 @@ type srcPlanner struct {
 	req   PlanRequest
 	cands []SourcingCandidate // sorted by id
 	skus  []string            // per line, the SKU sourced
+
+	checks []pendingCheck // scratch space of evaluate
 }
 
 // srcCand is one candidate location as one rule group sees it.
@@ -77,7 +79,17 @@ func (pl *srcPlanner) totalUnits() int {
 	return n
 }
 
-// evaluate applies the group's filters to every candidate.
+// pendingCheck is a filter's verdict on a candidate whose reason is not yet
+// formatted.
+type pendingCheck struct {
+	name   string
+	pass   bool
+	format string
+	args   []any
+}
+
+// evaluate applies the group's filters to every candidate. A candidate that
+// passes keeps every check; one that fails keeps the checks it failed.
 func (pl *srcPlanner) evaluate(g rules.SourcingGroup) (passed, failed []*srcCand) {
 	brokering := g.BrokeringSafetyStock()
 	for i := range pl.cands {
@@ -98,9 +110,13 @@ func (pl *srcPlanner) evaluate(g rules.SourcingGroup) (passed, failed []*srcCand
 		c.eta = pl.eta(loc, c.km)
 		c.late = !pl.req.PromisedBy.IsZero() && c.eta.promise.After(pl.req.PromisedBy)
 
+		// Reasons are written once the candidate's fate is known: a location
+		// that fails keeps only the filters it failed (which say why), so the
+		// reasons of the filters it passed are never formatted.
 		ok := true
+		checks := pl.checks[:0]
 		check := func(name string, pass bool, format string, args ...any) {
-			c.trace.Filters = append(c.trace.Filters, FilterCheck{Filter: name, Passed: pass, Reason: fmt.Sprintf(format, args...)})
+			checks = append(checks, pendingCheck{name: name, pass: pass, format: format, args: args})
 			ok = ok && pass
 		}
 		check("active", loc.Active, "%s", srcIf(loc.Active, "active", "inactive"))
@@ -119,6 +135,12 @@ func (pl *srcPlanner) evaluate(g rules.SourcingGroup) (passed, failed []*srcCand
 			pl.applyFilter(f, c, whole, check)
 		}
 		check("stock", c.units > 0, "%d of %d units available", c.units, pl.totalUnits())
+		for _, p := range checks {
+			if ok || !p.pass {
+				c.trace.Filters = append(c.trace.Filters, FilterCheck{Filter: p.name, Passed: p.pass, Reason: fmt.Sprintf(p.format, p.args...)})
+			}
+		}
+		pl.checks = checks
 
 		c.trace.Passed, c.trace.FillsAll, c.trace.Late = ok, c.fillsAll, c.late
 		if ok {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -62,7 +63,17 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "\nRun 'omnitriage COMMAND --help' for a command's flags. Configuration comes from environment variables; see the README.\n")
 }
 
+// defaultGCPercent is the garbage collector's target when GOGC is not set.
+// The process's live heap is tens of megabytes; letting it grow to four
+// times that before a collection (instead of twice) cut the collector's
+// share of order capture from 2.22 to 1.79 ms of CPU per order in
+// `omnitriage bench`, for a few dozen megabytes more.
+const defaultGCPercent = 300
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env := &environment{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	err := run(ctx, env, os.Args[1:])
