@@ -25,7 +25,14 @@ ALTER TABLE exception_embeddings DROP COLUMN embedding, DROP COLUMN dim,
     ADD FOREIGN KEY (model, vector_hash) REFERENCES exception_vectors (model, vector_hash);
 CREATE INDEX exception_embeddings_vector_idx ON exception_embeddings (model, vector_hash);
 
+-- Triage stores an exception's vector after the fact: the case is marked and
+-- the triage worker inserts the vectors of marked cases in batches, so no
+-- request waits on the HNSW graph.
+ALTER TABLE cases ADD COLUMN vector_pending boolean NOT NULL DEFAULT false;
+CREATE INDEX cases_vector_pending_idx ON cases (triaged_at) WHERE vector_pending;
+
 -- +goose Down
+ALTER TABLE cases DROP COLUMN vector_pending;
 DELETE FROM exception_embeddings;
 ALTER TABLE exception_embeddings DROP COLUMN vector_hash,
     ADD COLUMN dim integer NOT NULL CHECK (dim > 0),

@@ -68,7 +68,10 @@ func (s *Service) ApproveRefund(ctx context.Context, actor string, returnID uuid
 			return err
 		}
 		if r.ExceptionID != nil && r.Status == ReturnRefundReview {
-			if _, err := tx.Exec(ctx, `UPDATE exceptions SET status = 'resolved', resolved_at = $2 WHERE id = $1 AND status IN ('open', 'triaged')`,
+			// "IS TRUE" keeps the planner on the primary key rather than the
+			// partial index of unresolved exceptions, whose dead entries it
+			// would scan.
+			if _, err := tx.Exec(ctx, `UPDATE exceptions SET status = 'resolved', resolved_at = $2 WHERE id = $1 AND (status IN ('open', 'triaged')) IS TRUE`,
 				*r.ExceptionID, now); err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/models"
@@ -391,33 +392,39 @@ func (s *Service) carrierFeatures(ctx context.Context, cc *caseContext, origins 
 	if cc.order != nil {
 		orderID = &cc.order.ID
 	}
-	var carrier string
-	var onTime, delivered, laneOnTime, laneDelivered, delays, disruptions int
-	err := s.pool.QueryRow(ctx, `
-		WITH c AS (SELECT coalesce(nullif($1, ''), (SELECT carrier FROM shipments WHERE order_id = $4 AND carrier <> ''
-				ORDER BY created_at DESC LIMIT 1), '') AS carrier),
-		h AS (SELECT s.location_id, s.delivered_at <= s.estimated_delivery AS on_time FROM shipments s
-			WHERE s.carrier = (SELECT carrier FROM c) AND s.carrier <> '' AND s.delivered_at IS NOT NULL
-				AND s.estimated_delivery IS NOT NULL AND s.delivered_at > $2::timestamptz - interval '30 days'),
-		-- The carrier as a scalar subquery, so the planner uses the carrier indexes.
-		e AS (SELECT e.kind, e.status, e.occurred_at FROM exceptions e
-			WHERE e.carrier = (SELECT carrier FROM c) AND e.carrier <> '' AND e.id <> $5
-				AND e.kind IN ('carrier_delay', 'carrier_disruption') AND e.occurred_at > $2::timestamptz - interval '7 days')
-		SELECT (SELECT carrier FROM c),
-			(SELECT count(*) FILTER (WHERE on_time) FROM h)::int, (SELECT count(*) FROM h)::int,
-			(SELECT count(*) FILTER (WHERE on_time AND location_id = ANY($3)) FROM h)::int,
-			(SELECT count(*) FILTER (WHERE location_id = ANY($3)) FROM h)::int,
-			(SELECT count(*) FILTER (WHERE kind = 'carrier_delay') FROM e)::int,
-			(SELECT count(*) FILTER (WHERE kind = 'carrier_disruption' AND status IN ('open', 'triaged')
-				AND occurred_at > $2::timestamptz - interval '72 hours') FROM e)::int`,
-		cc.exc.Carrier, s.now(), origins, orderID, cc.exc.ID).Scan(&carrier, &onTime, &delivered, &laneOnTime, &laneDelivered,
-		&delays, &disruptions)
-	if err != nil {
-		return fmt.Errorf("carrier record: %w", err)
+	carrier := cc.exc.Carrier
+	if carrier == "" && orderID != nil {
+		err := s.pool.QueryRow(ctx, `SELECT carrier FROM shipments WHERE order_id = $1 AND carrier <> ''
+			ORDER BY created_at DESC LIMIT 1`, *orderID).Scan(&carrier)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("order's carrier: %w", err)
+		}
 	}
 	if carrier == "" {
 		return nil
 	}
+	// Two plain statements in one round trip: PostgreSQL plans them in a
+	// fraction of the time one statement of nested subqueries took (0.5 ms
+	// a call, planned afresh each time).
+	var onTime, delivered, laneOnTime, laneDelivered, delays, disruptions int
+	now := s.now()
+	b := &pgx.Batch{}
+	b.Queue(`SELECT count(*) FILTER (WHERE delivered_at <= estimated_delivery)::int, count(*)::int,
+			count(*) FILTER (WHERE delivered_at <= estimated_delivery AND location_id = ANY($3))::int,
+			count(*) FILTER (WHERE location_id = ANY($3))::int
+		FROM shipments WHERE carrier = $1 AND delivered_at IS NOT NULL AND delivered_at > $2::timestamptz - interval '30 days'
+			AND estimated_delivery IS NOT NULL`, carrier, now, origins).
+		QueryRow(func(r pgx.Row) error { return r.Scan(&onTime, &delivered, &laneOnTime, &laneDelivered) })
+	b.Queue(`SELECT count(*) FILTER (WHERE kind = 'carrier_delay')::int,
+			count(*) FILTER (WHERE kind = 'carrier_disruption' AND status IN ('open', 'triaged')
+				AND occurred_at > $2::timestamptz - interval '72 hours')::int
+		FROM exceptions WHERE carrier = $1 AND carrier <> '' AND id <> $3 AND kind IN ('carrier_delay', 'carrier_disruption')
+			AND occurred_at > $2::timestamptz - interval '7 days'`, carrier, now, cc.exc.ID).
+		QueryRow(func(r pgx.Row) error { return r.Scan(&delays, &disruptions) })
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("carrier record: %w", err)
+	}
+
 	f["carrier_delays_7d"] = float64(delays)
 	f["active_disruptions"] = float64(disruptions)
 	if delivered >= minDeliveries {

@@ -392,6 +392,15 @@ func TestBackgroundWork(t *testing.T) {
 	a := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	c := a.report(t, timeoutException())
+	if n := a.count(t, `SELECT count(*) FROM exception_embeddings`); n != 0 {
+		t.Errorf("%d vectors stored by the triage itself, want none: the worker stores them", n)
+	}
+	if n, err := a.svc.StoreVectors(ctx, 10); err != nil || n != 1 {
+		t.Fatalf("StoreVectors = %d, %v; want 1", n, err)
+	}
+	if n, err := a.svc.StoreVectors(ctx, 10); err != nil || n != 0 {
+		t.Errorf("StoreVectors again = %d, %v; want 0", n, err)
+	}
 	other := renamedEmbedder{models.NewLocalEmbedder(0), "local-hash-v1-384-next"}
 	b := newFixture(t, fixtureOptions{pool: a.pool, embedder: other})
 	if n, err := b.svc.EmbedExceptions(ctx, 10); err != nil || n != 1 {
@@ -432,6 +441,9 @@ func TestExceptionVectorsShared(t *testing.T) {
 	other := orchestration.Exception{Kind: orchestration.KindPaymentFailed, Code: "card_declined",
 		Message: "Your card was declined: insufficient_funds"}
 	c := f.report(t, other)
+	if n, err := f.svc.StoreVectors(context.Background(), 10); err != nil || n != 3 {
+		t.Fatalf("StoreVectors = %d, %v; want 3", n, err)
+	}
 	for _, id := range []uuid.UUID{a.ExceptionID, b.ExceptionID, c.ExceptionID} {
 		if n := f.count(t, `SELECT count(*) FROM exception_embeddings WHERE exception_id = $1`, id); n != 1 {
 			t.Errorf("exception %s has %d vector links, want 1", id, n)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/rules"
@@ -193,8 +194,8 @@ func sameParams(a, b map[string]any) bool {
 }
 
 // addReviewExample adds a decided case's exception text as a labelled
-// example of cause, with the vectors already stored for the exception, so
-// the next similar exception finds it at once.
+// example of cause, with its vector under the service's model, so the next
+// similar exception finds it at once.
 func (s *Service) addReviewExample(ctx context.Context, tx pgx.Tx, c Case, cause, actor string) error {
 	var in struct {
 		Text string `json:"text"`
@@ -223,14 +224,24 @@ func (s *Service) addReviewExample(ctx context.Context, tx pgx.Tx, c Case, cause
 	if err != nil {
 		return fmt.Errorf("adding example: %w", err)
 	}
-	_, err = tx.Exec(ctx, `
-		INSERT INTO example_embeddings (example_id, model, dim, cause, kind, embedding)
-		SELECT $1, v.model, v.dim, $2, $3, v.embedding
-		FROM exception_embeddings x JOIN exception_vectors v USING (model, vector_hash)
-		WHERE x.exception_id = $4
-		ON CONFLICT (example_id, model) DO NOTHING`, id, cause, c.Kind, c.ExceptionID)
+	// The example's vector is the text's under the service's model (the
+	// exception's own may not be stored yet); other models get it when they
+	// embed the examples (EmbedExamples).
+	vecs, err := s.emb.Embed(ctx, []string{in.Text})
 	if err != nil {
-		return fmt.Errorf("adding example vectors: %w", err)
+		return fmt.Errorf("embedding the example: %w", err)
+	}
+	if len(vecs) != 1 || s.checkVector(vecs[0]) != nil {
+		return nil // the text embeds to nothing this model can use; the example stays for other models
+	}
+	if err := s.ensureIndex(ctx, tableExampleEmbeddings); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO example_embeddings (example_id, model, dim, cause, kind, embedding) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (example_id, model) DO NOTHING`, id, s.emb.Model(), len(vecs[0]), cause, c.Kind, pgvector.NewVector(vecs[0]))
+	if err != nil {
+		return fmt.Errorf("adding the example's vector: %w", err)
 	}
 	return nil
 }

@@ -109,6 +109,11 @@ func (s *Service) SeedCauses(ctx context.Context) (_ SeedReport, err error) {
 	if rep.Embedded, err = s.EmbedExamples(ctx); err != nil {
 		return rep, err
 	}
+	// The history's index exists before the first vector arrives, so the
+	// worker's inserts go through it rather than build it mid-traffic.
+	if err := s.ensureIndex(ctx, tableExceptionVectors); err != nil {
+		return rep, err
+	}
 	return rep, nil
 }
 

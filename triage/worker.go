@@ -39,6 +39,60 @@ func (s *Service) TriageOpen(ctx context.Context, limit int) (n int, err error) 
 	return n, nil
 }
 
+// StoreVectors stores, with the service's model, the vectors of up to
+// limit cases that triage marked (vector_pending), oldest first, and
+// returns how many it stored. Triage leaves this to the worker so that no
+// request waits while a new vector is linked into the HNSW graph; the
+// case keeps the text that was embedded, and the local embedder gives the
+// same vector again. Two workers never take the same case.
+func (s *Service) StoreVectors(ctx context.Context, limit int) (n int, err error) {
+	model := s.emb.Model()
+	defer derrors.Wrap(&err, "StoreVectors(%q, %d)", model, limit)
+	if err := s.ensureIndex(ctx, tableExceptionVectors); err != nil {
+		return 0, err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT id, exception_id, coalesce(inputs->>'text', '') FROM cases
+			WHERE vector_pending ORDER BY triaged_at LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+		if err != nil {
+			return err
+		}
+		var caseIDs, excIDs []uuid.UUID
+		var texts []string
+		var c, e uuid.UUID
+		var text string
+		_, err = pgx.ForEachRow(rows, []any{&c, &e, &text}, func() error {
+			caseIDs, excIDs, texts = append(caseIDs, c), append(excIDs, e), append(texts, text)
+			return nil
+		})
+		if err != nil || len(caseIDs) == 0 {
+			return err
+		}
+		vecs, err := s.emb.Embed(ctx, texts)
+		if err != nil {
+			return err
+		}
+		if len(vecs) != len(texts) {
+			return fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
+		}
+		b := &pgx.Batch{}
+		for i, v := range vecs {
+			if texts[i] == "" || s.checkVector(v) != nil {
+				continue // nothing to store: the triage noted it was not classified
+			}
+			queueExceptionVector(b, excIDs[i], model, v)
+		}
+		b.Queue(`UPDATE cases SET vector_pending = false WHERE id = ANY($1)`, caseIDs)
+		n = len(caseIDs)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
 // EmbedExceptions embeds, with the service's model, up to limit triaged
 // exceptions that have no vector for it (their cases keep the text that
 // was embedded), and returns how many it embedded. Run calls it, so
@@ -95,13 +149,18 @@ func (s *Service) EmbedExceptions(ctx context.Context, limit int) (n int, err er
 const retrainEvery = 10 * time.Minute
 
 // Run does triage's background work until ctx ends: every interval it
-// triages the open cases that are due and embeds history the model has no
-// vectors for; every ten minutes it refits the calibration when reviews
-// have added examples.
+// triages the open cases that are due; five times as often it stores the
+// vectors triage left to it, in small batches so that linking them into
+// the HNSW graph never takes the CPU from requests for long; at start and
+// every ten minutes it embeds the history the model has no vectors for (a
+// new model's backfill) and refits the calibration when reviews have added
+// examples.
 func (s *Service) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	lastFit := s.now()
+	vt := time.NewTicker(max(every/5, 10*time.Millisecond))
+	defer vt.Stop()
+	lastFit, first := s.now(), true
 	for {
 		for {
 			n, err := s.TriageOpen(ctx, 100)
@@ -112,19 +171,50 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 				break
 			}
 		}
-		if _, err := s.EmbedExceptions(ctx, 500); err != nil && ctx.Err() == nil {
-			s.log.Error("embedding exceptions", "err", err)
+		s.storeAllVectors(ctx)
+		for first || s.now().Sub(lastFit) >= retrainEvery {
+			n, err := s.EmbedExceptions(ctx, 500)
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("embedding exceptions", "err", err)
+			}
+			if n < 500 {
+				break
+			}
 		}
+		first = false
 		if s.now().Sub(lastFit) >= retrainEvery {
 			lastFit = s.now()
 			if err := s.refit(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("refitting the classifier's calibration", "err", err)
 			}
 		}
-		select {
-		case <-ctx.Done():
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-vt.C:
+				s.storeAllVectors(ctx)
+			case <-t.C:
+				break wait
+			}
+		}
+	}
+}
+
+// storeAllVectors runs StoreVectors until no case is waiting for its vector.
+func (s *Service) storeAllVectors(ctx context.Context) {
+	const batch = 100
+	for ctx.Err() == nil {
+		n, err := s.StoreVectors(ctx, batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("storing exception vectors", "err", err)
+			}
 			return
-		case <-t.C:
+		}
+		if n < batch {
+			return
 		}
 	}
 }
