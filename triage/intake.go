@@ -248,9 +248,17 @@ func (out *outcome) inputsJSON() ([]byte, error) {
 // row is locked, so of two concurrent intakes the second finds the case no
 // longer open, changes nothing and returns the case as the first left it.
 func (s *Service) commitTx(ctx context.Context, tx pgx.Tx, caseID uuid.UUID, exc orchestration.Exception, out *outcome) (Case, error) {
-	c, err := s.caseWhere(ctx, tx, `c.id = $1`, caseID, true)
-	if err != nil || c.Status != StatusOpen {
-		return c, err
+	// Lock the case and read only its status: the whole case (and its json
+	// columns) is read once, after the writes.
+	var current string
+	if err := tx.QueryRow(ctx, `SELECT status FROM cases WHERE id = $1 FOR UPDATE`, caseID).Scan(&current); err != nil {
+		if isNoRows(err) {
+			return Case{}, fmt.Errorf("no case %s: %w", caseID, derrors.NotFound)
+		}
+		return Case{}, err
+	}
+	if current != StatusOpen {
+		return s.caseWhere(ctx, tx, `c.id = $1`, caseID, false)
 	}
 	inputs, err := out.inputsJSON()
 	if err != nil {
