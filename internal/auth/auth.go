@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 )
@@ -72,8 +73,9 @@ type Store struct {
 	ttl  time.Duration
 	now  func() time.Time
 
-	mu    sync.Mutex
-	cache map[[32]byte]cached
+	mu      sync.Mutex
+	cache   map[[32]byte]cached
+	lookups singleflight.Group // by secret hash
 }
 
 type cached struct {
@@ -170,23 +172,39 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (_ Principal, e
 	if ok && now.Before(c.expires) {
 		return c.p, nil
 	}
-	var p Principal
-	var role string
-	err = s.pool.QueryRow(ctx, `
-		UPDATE api_keys SET last_used_at = now()
-		WHERE secret_hash = $1 AND revoked_at IS NULL
-		RETURNING id, name, role`, h[:]).Scan(&p.KeyID, &p.Name, &role)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Principal{}, fmt.Errorf("unknown or revoked API key: %w", derrors.Unauthorized)
-	}
+	// One lookup per key at a time: when a busy key's cache entry expires,
+	// the requests arriving meanwhile wait for that lookup instead of each
+	// updating the key's row in turn (a convoy that held requests ~100 ms
+	// at 200 requests/s).
+	v, err, _ := s.lookups.Do(string(h[:]), func() (any, error) {
+		s.mu.Lock()
+		c, ok := s.cache[h]
+		s.mu.Unlock()
+		if ok && now.Before(c.expires) {
+			return c.p, nil // a lookup that finished since the check above
+		}
+		var p Principal
+		var role string
+		err := s.pool.QueryRow(context.WithoutCancel(ctx), `
+			UPDATE api_keys SET last_used_at = now()
+			WHERE secret_hash = $1 AND revoked_at IS NULL
+			RETURNING id, name, role`, h[:]).Scan(&p.KeyID, &p.Name, &role)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Principal{}, fmt.Errorf("unknown or revoked API key: %w", derrors.Unauthorized)
+		}
+		if err != nil {
+			return Principal{}, fmt.Errorf("auth.Authenticate: %w", err)
+		}
+		p.Role = Role(role)
+		s.mu.Lock()
+		s.cache[h] = cached{p: p, expires: now.Add(s.ttl)}
+		s.mu.Unlock()
+		return p, nil
+	})
 	if err != nil {
-		return Principal{}, fmt.Errorf("auth.Authenticate: %w", err)
+		return Principal{}, err
 	}
-	p.Role = Role(role)
-	s.mu.Lock()
-	s.cache[h] = cached{p: p, expires: now.Add(s.ttl)}
-	s.mu.Unlock()
-	return p, nil
+	return v.(Principal), nil
 }
 
 type ctxKey struct{}
