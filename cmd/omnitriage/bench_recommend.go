@@ -213,7 +213,7 @@ func runBenchRecommend(ctx context.Context, env *environment, args []string) err
 		"  HNSW index %s (as triage's ensureIndex makes it) built in %.1fs\n",
 		load.rows, emb.Model(), load.elapsed.Seconds(), float64(load.rows)/load.elapsed.Seconds(), load.distinct, index, indexTime.Seconds())
 	fmt.Fprintf(w, "recommend path: kNN over example_embeddings (%d labelled examples): %s\n", searches.examples, searches.summary())
-	fmt.Fprintf(w, "the triage worker stores each recommendation's vector after the answer (every 5 s, in batches; its CPU is counted below):\n"+
+	fmt.Fprintf(w, "the triage worker stores each recommendation's vector after the answer (every second, in batches of 100; its CPU is counted below):\n"+
 		"  a vector seen before is only linked, a new one is inserted into exception_vectors (HNSW-indexed); recall is over those distinct vectors\n\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\ttarget/s\tachieved/s\tp50 ms\tp99 ms\terrors\tverdict\tCPU ms/op (bench process + PostgreSQL)\t")
