@@ -64,10 +64,10 @@ func usage(w io.Writer) {
 }
 
 // defaultGCPercent is the garbage collector's target when GOGC is not set.
-// The process's live heap is tens of megabytes; letting it grow to four
-// times that before a collection (instead of twice) cut the collector's
-// share of order capture from 2.22 to 1.79 ms of CPU per order in
-// `omnitriage bench`, for a few dozen megabytes more.
+// The process's live heap is a few megabytes; letting it grow to four
+// times that before a collection (instead of twice) cut the Go side of
+// order capture from 2.22 to 1.79 ms of CPU per order in one A/B pair of
+// `omnitriage bench` runs, for a few megabytes more.
 const defaultGCPercent = 300
 
 func main() {
