@@ -12,7 +12,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
 
@@ -37,26 +36,6 @@ func VectorHash(v []float32) []byte {
 	sum := sha256.Sum256(buf)
 	return sum[:]
 }
-
-// queueExceptionVector appends to b the statements that make vec exception
-// excID's vector for model: the vector itself once per model (a vector
-// already stored is not inserted, so the HNSW graph is not walked), and
-// the exception's link to it.
-func queueExceptionVector(b *pgx.Batch, excID uuid.UUID, model string, vec []float32) {
-	h := VectorHash(vec)
-	b.Queue(insertVectorSQL, model, h, len(vec), pgvector.NewVector(vec))
-	b.Queue(linkVectorSQL, excID, model, h)
-}
-
-// insertVectorSQL stores a vector once per model ($1 model, $2 hash, $3
-// dimension, $4 vector); linkVectorSQL links an exception to it ($1
-// exception, $2 model, $3 hash).
-const (
-	insertVectorSQL = `INSERT INTO exception_vectors (model, vector_hash, dim, embedding) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (model, vector_hash) DO NOTHING`
-	linkVectorSQL = `INSERT INTO exception_embeddings (exception_id, model, vector_hash) VALUES ($1, $2, $3)
-		ON CONFLICT (exception_id, model) DO NOTHING`
-)
 
 // maxHNSWDim is the most dimensions pgvector's HNSW index takes for the
 // vector type; larger models are searched exactly.

@@ -42,24 +42,12 @@ func (s *Service) TriageOpen(ctx context.Context, limit int) (n int, err error) 
 
 // StoreVectors stores, with the service's model, the vectors of up to
 // limit cases that triage marked (vector_pending), oldest first, and
-// returns how many it stored. Triage leaves this to the worker so that no
-// request waits while a new vector is linked into the HNSW graph; the
+// returns how many cases it took. Triage leaves this to the worker so that
+// no request waits while a new vector is linked into the HNSW graph; the
 // case keeps the text that was embedded, and the local embedder gives the
 // same vector again.
-//
-// Linking a new vector into the graph is the costly part (several ms of
-// database CPU each), so new vectors are inserted one at a time with a
-// pause as long as the insert between them: the worker takes at most about
-// half a core, evenly, instead of a burst that stalls the requests sharing
-// the machine (in the recommend bench, bursts set the p99). Vectors seen
-// before are only linked. Two workers may store the same vector; the
-// inserts are idempotent.
 func (s *Service) StoreVectors(ctx context.Context, limit int) (n int, err error) {
-	model := s.emb.Model()
-	defer derrors.Wrap(&err, "StoreVectors(%q, %d)", model, limit)
-	if err := s.ensureIndex(ctx, tableExceptionVectors); err != nil {
-		return 0, err
-	}
+	defer derrors.Wrap(&err, "StoreVectors(%q, %d)", s.emb.Model(), limit)
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, exception_id, coalesce(inputs->>'text', '') FROM cases
 		WHERE vector_pending ORDER BY triaged_at LIMIT $1`, limit)
@@ -77,51 +65,7 @@ func (s *Service) StoreVectors(ctx context.Context, limit int) (n int, err error
 	if err != nil || len(caseIDs) == 0 {
 		return 0, err
 	}
-	vecs, err := s.emb.Embed(ctx, texts)
-	if err != nil {
-		return 0, err
-	}
-	if len(vecs) != len(texts) {
-		return 0, fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
-	}
-	hashes := make([][]byte, len(vecs))
-	for i, v := range vecs {
-		if texts[i] != "" && s.checkVector(v) == nil {
-			hashes[i] = VectorHash(v)
-		} // else nothing to store: the triage noted it was not classified
-	}
-	known := map[string]bool{}
-	rows, err = s.pool.Query(ctx, `SELECT vector_hash FROM exception_vectors WHERE model = $1 AND vector_hash = ANY($2)`, model, hashes)
-	if err != nil {
-		return 0, err
-	}
-	var h []byte
-	if _, err := pgx.ForEachRow(rows, []any{&h}, func() error { known[string(h)] = true; return nil }); err != nil {
-		return 0, err
-	}
-	for i, v := range vecs {
-		if hashes[i] == nil || known[string(hashes[i])] {
-			continue
-		}
-		known[string(hashes[i])] = true
-		t0 := time.Now()
-		if _, err := s.pool.Exec(ctx, insertVectorSQL, model, hashes[i], len(v), pgvector.NewVector(v)); err != nil {
-			return 0, err
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(time.Since(t0)):
-		}
-	}
-	b := &pgx.Batch{}
-	for i := range vecs {
-		if hashes[i] != nil {
-			b.Queue(linkVectorSQL, excIDs[i], model, hashes[i])
-		}
-	}
-	b.Queue(`UPDATE cases SET vector_pending = false WHERE id = ANY($1)`, caseIDs)
-	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() }); err != nil {
+	if err := s.storeVectors(ctx, excIDs, texts, caseIDs); err != nil {
 		return 0, err
 	}
 	return len(caseIDs), nil
@@ -129,8 +73,8 @@ func (s *Service) StoreVectors(ctx context.Context, limit int) (n int, err error
 
 // EmbedExceptions embeds, with the service's model, up to limit triaged
 // exceptions that have no vector for it (their cases keep the text that
-// was embedded), and returns how many it embedded. Run calls it, so
-// switching the embedding model re-embeds the history in the background.
+// was embedded), and returns how many it took. Run calls it, so switching
+// the embedding model re-embeds the history in the background.
 func (s *Service) EmbedExceptions(ctx context.Context, limit int) (n int, err error) {
 	model := s.emb.Model()
 	defer derrors.Wrap(&err, "EmbedExceptions(%q, %d)", model, limit)
@@ -142,40 +86,93 @@ func (s *Service) EmbedExceptions(ctx context.Context, limit int) (n int, err er
 	if err != nil {
 		return 0, err
 	}
-	type pending struct {
-		id   uuid.UUID
-		text string
-	}
-	todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pending, error) {
-		var p pending
-		err := r.Scan(&p.id, &p.text)
-		return p, err
+	var excIDs []uuid.UUID
+	var texts []string
+	var e uuid.UUID
+	var text string
+	_, err = pgx.ForEachRow(rows, []any{&e, &text}, func() error {
+		excIDs, texts = append(excIDs, e), append(texts, text)
+		return nil
 	})
-	if err != nil || len(todo) == 0 {
+	if err != nil || len(excIDs) == 0 {
 		return 0, err
 	}
-	texts := make([]string, len(todo))
-	for i, p := range todo {
-		texts[i] = p.text
+	if err := s.storeVectors(ctx, excIDs, texts, nil); err != nil {
+		return 0, err
+	}
+	return len(excIDs), nil
+}
+
+// storeVectors embeds texts with the service's model and makes each vector
+// its exception's: the vector itself once per model in exception_vectors,
+// and the exception's link to it; the links are written in one transaction
+// that also clears the pending mark of the given cases.
+//
+// Linking a new vector into the HNSW graph is the costly part (several ms
+// of database CPU each), so new vectors are inserted one at a time with a
+// pause as long as the insert between them: the worker takes at most about
+// half a core, evenly, instead of a burst that stalls the requests sharing
+// the machine (in the recommend bench, bursts set the p99). Vectors seen
+// before are only linked. Two workers may store the same vector; the
+// inserts are idempotent.
+func (s *Service) storeVectors(ctx context.Context, excIDs []uuid.UUID, texts []string, pendingCases []uuid.UUID) error {
+	model := s.emb.Model()
+	if err := s.ensureIndex(ctx, tableExceptionVectors); err != nil {
+		return err
 	}
 	vecs, err := s.emb.Embed(ctx, texts)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if err := s.ensureIndex(ctx, tableExceptionVectors); err != nil {
-		return 0, err
+	if len(vecs) != len(texts) {
+		return fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
+	}
+	hashes := make([][]byte, len(vecs))
+	for i, v := range vecs {
+		if len(v) != s.emb.Dim() {
+			return fmt.Errorf("exception %s: embedder returned %d dimensions, want %d", excIDs[i], len(v), s.emb.Dim())
+		}
+		if texts[i] != "" && s.checkVector(v) == nil {
+			hashes[i] = VectorHash(v)
+		} // else nothing to store: the text has no words
+	}
+	known := map[string]bool{}
+	rows, err := s.pool.Query(ctx, `SELECT vector_hash FROM exception_vectors WHERE model = $1 AND vector_hash = ANY($2)`, model, hashes)
+	if err != nil {
+		return err
+	}
+	var h []byte
+	if _, err := pgx.ForEachRow(rows, []any{&h}, func() error { known[string(h)] = true; return nil }); err != nil {
+		return err
+	}
+	for i, v := range vecs {
+		if hashes[i] == nil || known[string(hashes[i])] {
+			continue
+		}
+		known[string(hashes[i])] = true
+		t0 := time.Now()
+		_, err := s.pool.Exec(ctx, `INSERT INTO exception_vectors (model, vector_hash, dim, embedding) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (model, vector_hash) DO NOTHING`, model, hashes[i], len(v), pgvector.NewVector(v))
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Since(t0)):
+		}
 	}
 	b := &pgx.Batch{}
-	for i, p := range todo {
-		if len(vecs[i]) != s.emb.Dim() {
-			return 0, fmt.Errorf("exception %s: embedder returned %d dimensions, want %d", p.id, len(vecs[i]), s.emb.Dim())
+	for i := range vecs {
+		if hashes[i] != nil {
+			b.Queue(`INSERT INTO exception_embeddings (exception_id, model, vector_hash) VALUES ($1, $2, $3)
+				ON CONFLICT (exception_id, model) DO NOTHING`, excIDs[i], model, hashes[i])
 		}
-		queueExceptionVector(b, p.id, model, vecs[i])
 	}
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return 0, err
+	if len(pendingCases) > 0 {
+		b.Queue(`UPDATE cases SET vector_pending = false WHERE id = ANY($1)`, pendingCases)
 	}
-	return len(todo), nil
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
 }
 
 // retrainEvery is how often Run checks whether reviews added examples
