@@ -43,17 +43,11 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(*cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	var clients []int
 	for _, c := range strings.Split(*clientsFlag, ",") {
 		var n int
@@ -89,18 +83,11 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	if _, err := pool.Exec(ctx, `VACUUM (ANALYZE) stock, stock_ledger`); err != nil {
 		return err
 	}
-	_, key, err := a.keys.Create(ctx, "bench", auth.Orchestrator)
+	base, key, stop, err := serveBench(ctx, a)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go a.Serve(sctx, ln)
-	base := "http://" + ln.Addr().String()
 
 	type row struct {
 		what    string
@@ -135,6 +122,39 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "(DB_MAX_CONNS=%d, %s per row, GOMAXPROCS as the machine)\n", cfg.DBMaxConns, *duration)
 	return nil
+}
+
+// serveBench serves a on a loopback port for a bench and makes an
+// orchestrator key; stop ends the serving.
+func serveBench(ctx context.Context, a *app) (base, key string, stop func(), err error) {
+	if _, key, err = a.keys.Create(ctx, "bench", auth.Orchestrator); err != nil {
+		return "", "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	go a.Serve(sctx, ln)
+	return "http://" + ln.Addr().String(), key, cancel, nil
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called (more
+// than once is fine); with no path it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { pprof.StopCPUProfile(); f.Close() }) }, nil
 }
 
 // benchApp builds the real app on a fresh database named dbName, migrated and

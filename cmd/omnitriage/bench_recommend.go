@@ -7,12 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"regexp"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -25,7 +23,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgvector/pgvector-go"
 
-	"github.com/omnitriage/omnitriage/internal/auth"
 	"github.com/omnitriage/omnitriage/internal/config"
 	"github.com/omnitriage/omnitriage/models"
 	"github.com/omnitriage/omnitriage/orchestration"
@@ -110,32 +107,19 @@ func runBenchRecommend(ctx context.Context, env *environment, args []string) err
 	}
 	indexTime := time.Since(t0)
 
-	_, key, err := a.keys.Create(ctx, "bench", auth.Orchestrator)
+	base, key, stop, err := serveBench(ctx, a)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go a.Serve(sctx, ln)
-	base := "http://" + ln.Addr().String()
 	reqGen := newExceptionGen(lib, skus, locs, *seed, streamRequests, time.Now())
 	op := httpRecommend(base, key, reqGen)
 
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(*cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	loadBefore := loadAverage()
 	fmt.Fprintf(env.stderr, "warming up at 50 req/s for 3s…\n")
 	openLoop(ctx, 50, 3*time.Second, op)
@@ -183,7 +167,7 @@ func runBenchRecommend(ctx context.Context, env *environment, args []string) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	pprof.StopCPUProfile()
+	stopProfile()
 	loadAfter := loadAverage()
 	searches, err := recommendSearches(ctx, pool)
 	if err != nil {
