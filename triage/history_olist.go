@@ -46,11 +46,11 @@ func ReadOlist(dir string, progress io.Writer) (_ HistoryDataset, err error) {
 	if err != nil {
 		return HistoryDataset{}, err
 	}
-	customers, err := r.customers()
+	customers, err := r.places(histOlistCustomers, "customer")
 	if err != nil {
 		return HistoryDataset{}, err
 	}
-	sellers, err := r.sellers()
+	sellers, err := r.places(histOlistSellers, "seller")
 	if err != nil {
 		return HistoryDataset{}, err
 	}
@@ -67,7 +67,8 @@ func ReadOlist(dir string, progress io.Writer) (_ HistoryDataset, err error) {
 	}
 	d := HistoryDataset{Source: OlistSource, Orders: orders.list}
 	for _, id := range sellers.order {
-		d.Sellers = append(d.Sellers, sellers.byID[id])
+		p := sellers.byID[id]
+		d.Sellers = append(d.Sellers, HistorySeller{Source: OlistSource, ID: id, Zip: p.zip, City: p.city, State: p.state})
 	}
 	return d, nil
 }
@@ -276,84 +277,54 @@ func (r *histOlistReader) translation() (map[string]string, error) {
 	return m, nil
 }
 
-type histCustomer struct{ zip, city, state string }
+// histPlace is where a customer or seller is.
+type histPlace struct{ zip, city, state string }
 
-func (r *histOlistReader) customers() (map[string]histCustomer, error) {
-	c, closeFile, err := r.open(histOlistCustomers, "customer_id", "customer_zip_code_prefix", "customer_city", "customer_state")
-	if err != nil {
-		return nil, err
-	}
-	defer closeFile()
-	m := map[string]histCustomer{}
-	for {
-		ok, err := c.next()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			break
-		}
-		id, err := c.required("customer_id")
-		if err != nil {
-			return nil, err
-		}
-		zip, err := c.zip("customer_zip_code_prefix")
-		if err != nil {
-			return nil, err
-		}
-		state, err := c.state("customer_state")
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := m[id]; dup {
-			return nil, c.errorf("customer_id %q appears twice", id)
-		}
-		m[id] = histCustomer{zip: zip, city: c.get("customer_city"), state: state}
-	}
-	r.done(c)
-	return m, nil
+// histPlaces are the rows of customers.csv or sellers.csv by id, and the
+// ids in file order.
+type histPlaces struct {
+	byID  map[string]histPlace
+	order []string
 }
 
-type histSellers struct {
-	byID  map[string]HistorySeller
-	order []string // ids in file order
-}
-
-func (r *histOlistReader) sellers() (histSellers, error) {
-	s := histSellers{byID: map[string]HistorySeller{}}
-	c, closeFile, err := r.open(histOlistSellers, "seller_id", "seller_zip_code_prefix", "seller_city", "seller_state")
+// places reads customers.csv (who "customer") or sellers.csv (who
+// "seller"): an id, a zip prefix, a city and a state per row, ids unique.
+func (r *histOlistReader) places(file, who string) (histPlaces, error) {
+	p := histPlaces{byID: map[string]histPlace{}}
+	idCol, zipCol, cityCol, stateCol := who+"_id", who+"_zip_code_prefix", who+"_city", who+"_state"
+	c, closeFile, err := r.open(file, idCol, zipCol, cityCol, stateCol)
 	if err != nil {
-		return s, err
+		return p, err
 	}
 	defer closeFile()
 	for {
 		ok, err := c.next()
 		if err != nil {
-			return s, err
+			return p, err
 		}
 		if !ok {
 			break
 		}
-		id, err := c.required("seller_id")
+		id, err := c.required(idCol)
 		if err != nil {
-			return s, err
+			return p, err
 		}
-		zip, err := c.zip("seller_zip_code_prefix")
+		zip, err := c.zip(zipCol)
 		if err != nil {
-			return s, err
+			return p, err
 		}
-		state, err := c.state("seller_state")
+		state, err := c.state(stateCol)
 		if err != nil {
-			return s, err
+			return p, err
 		}
-		if _, dup := s.byID[id]; dup {
-			return s, c.errorf("seller_id %q appears twice", id)
+		if _, dup := p.byID[id]; dup {
+			return p, c.errorf("%s %q appears twice", idCol, id)
 		}
-		s.byID[id] = HistorySeller{Source: OlistSource, ID: id, Zip: zip, City: c.get("seller_city"), State: state}
-		s.order = append(s.order, id)
+		p.byID[id] = histPlace{zip: zip, city: c.get(cityCol), state: state}
+		p.order = append(p.order, id)
 	}
 	r.done(c)
-	return s, nil
+	return p, nil
 }
 
 type histProduct struct {
@@ -415,7 +386,7 @@ type histOrders struct {
 	byID map[string]int // index in list
 }
 
-func (r *histOlistReader) orders(customers map[string]histCustomer) (histOrders, error) {
+func (r *histOlistReader) orders(customers histPlaces) (histOrders, error) {
 	o := histOrders{byID: map[string]int{}}
 	c, closeFile, err := r.open(histOlistOrders, "order_id", "customer_id", "order_status",
 		"order_purchase_timestamp", "order_approved_at", "order_delivered_carrier_date",
@@ -447,7 +418,7 @@ func (r *histOlistReader) orders(customers map[string]histCustomer) (histOrders,
 }
 
 // histOlistOrder parses the current row of orders.csv.
-func histOlistOrder(c *histCSV, customers map[string]histCustomer) (HistoryOrder, error) {
+func histOlistOrder(c *histCSV, customers histPlaces) (HistoryOrder, error) {
 	o := HistoryOrder{Source: OlistSource}
 	var err error
 	if o.ID, err = c.required("order_id"); err != nil {
@@ -456,7 +427,7 @@ func histOlistOrder(c *histCSV, customers map[string]histCustomer) (HistoryOrder
 	if o.CustomerID, err = c.required("customer_id"); err != nil {
 		return o, err
 	}
-	cust, ok := customers[o.CustomerID]
+	cust, ok := customers.byID[o.CustomerID]
 	if !ok {
 		return o, c.errorf("customer_id %q is not in %s", o.CustomerID, histOlistCustomers)
 	}
@@ -483,7 +454,7 @@ func histOlistOrder(c *histCSV, customers map[string]histCustomer) (HistoryOrder
 	return o, nil
 }
 
-func (r *histOlistReader) items(orders histOrders, sellers histSellers, products map[string]histProduct) error {
+func (r *histOlistReader) items(orders histOrders, sellers histPlaces, products map[string]histProduct) error {
 	c, closeFile, err := r.open(histOlistItems, "order_id", "order_item_id", "product_id", "seller_id",
 		"shipping_limit_date", "price", "freight_value")
 	if err != nil {
@@ -528,7 +499,7 @@ func (r *histOlistReader) items(orders histOrders, sellers histSellers, products
 }
 
 // histOlistItem parses the current row of order_items.csv.
-func histOlistItem(c *histCSV, sellers histSellers, products map[string]histProduct) (HistoryItem, error) {
+func histOlistItem(c *histCSV, sellers histPlaces, products map[string]histProduct) (HistoryItem, error) {
 	var it HistoryItem
 	var err error
 	if it.ItemNo, err = c.count("order_item_id"); err != nil {
@@ -544,7 +515,7 @@ func histOlistItem(c *histCSV, sellers histSellers, products map[string]histProd
 	if !ok {
 		return it, c.errorf("seller_id %q is not in %s", it.SellerID, histOlistSellers)
 	}
-	it.SellerZip, it.SellerState = s.Zip, s.State
+	it.SellerZip, it.SellerState = s.zip, s.state
 	if it.ProductID, err = c.required("product_id"); err != nil {
 		return it, err
 	}
