@@ -80,14 +80,17 @@ type dlvExample struct {
 	purchase time.Time
 	known    dlvKnown
 	lane     dlvLaneStats
-	late     bool
+	// baseP90 is the baseline's yardstick: the lane's 90th-percentile
+	// transit from the training period only.
+	baseP90 float64
+	late    bool
 }
 
 // dlvExamples builds the labelled examples of orders purchased in
-// [from, before), with lane statistics from h and the network state from
-// net, ordered by purchase. skipped counts the orders in the window without
+// [from, before), with the model's lane statistics from h, the baseline's
+// from base and the network state from net, ordered by purchase. skipped counts the orders in the window without
 // a label or without the moment.
-func dlvExamples(orders []HistoryOrder, h *dlvHistory, net *dlvNetwork, from, before time.Time) (ex []dlvExample, skipped int) {
+func dlvExamples(orders []HistoryOrder, h, base *dlvHistory, net *dlvNetwork, from, before time.Time) (ex []dlvExample, skipped int) {
 	for i := range orders {
 		o := &orders[i]
 		if o.PurchasedAt.Before(from) || !o.PurchasedAt.Before(before) {
@@ -101,7 +104,7 @@ func dlvExamples(orders []HistoryOrder, h *dlvHistory, net *dlvNetwork, from, be
 		}
 		l := h.stats(&k)
 		l.net = net.stats(&k)
-		ex = append(ex, dlvExample{id: o.ID, purchase: o.PurchasedAt, known: k, lane: l, late: late})
+		ex = append(ex, dlvExample{id: o.ID, purchase: o.PurchasedAt, known: k, lane: l, baseP90: base.stats(&k).p90, late: late})
 	}
 	slices.SortStableFunc(ex, func(a, b dlvExample) int { return a.purchase.Compare(b.purchase) })
 	return ex, skipped
@@ -140,10 +143,17 @@ func EvaluateDelivery(orders []HistoryOrder, opts DeliveryEvalOptions) (_ Delive
 			trainOrders = append(trainOrders, o)
 		}
 	}
-	h := newDlvHistory(trainOrders, opts.Moment)
+	// The model's lane history is every delivery known at the moment, as
+	// the live service's database holds it: the transits of test orders
+	// delivered before a later test order's moment count, and no label of
+	// a test order reaches the model's parameters, which are fitted on
+	// training orders only. The baseline keeps the training period's lanes,
+	// as the issue defines it.
+	h := newDlvHistory(orders, opts.Moment)
+	base := newDlvHistory(trainOrders, opts.Moment)
 	net := newDlvNetwork(orders)
-	train, skipTrain := dlvExamples(orders, h, net, time.Time{}, opts.TrainBefore)
-	test, skipTest := dlvExamples(orders, h, net, opts.TestFrom, opts.TestBefore)
+	train, skipTrain := dlvExamples(orders, h, base, net, time.Time{}, opts.TrainBefore)
+	test, skipTest := dlvExamples(orders, h, base, net, opts.TestFrom, opts.TestBefore)
 	rep := DeliveryReport{Moment: opts.Moment, Train: len(train), Test: len(test), Skipped: skipTrain + skipTest}
 	fmt.Fprintf(progress, "delivery: %d training and %d test orders at %s (%d skipped: not delivered or no %s); lane history of %d deliveries\n",
 		len(train), len(test), opts.Moment, rep.Skipped, opts.Moment, len(h.obs))
@@ -197,7 +207,7 @@ func EvaluateDelivery(orders []HistoryOrder, opts DeliveryEvalOptions) (_ Delive
 	// same held-out tail, so its Brier and ECE are comparable.
 	baseCal := make([]float64, len(cal))
 	for i := range cal {
-		baseCal[i] = dlvBaselineScore(&cal[i].known, &cal[i].lane)
+		baseCal[i] = dlvBaselineScore(&cal[i].known, cal[i].baseP90)
 	}
 	baseCalib, err := models.FitCalibration(opts.Calibration, baseCal, yCal)
 	if err != nil {
@@ -206,7 +216,7 @@ func EvaluateDelivery(orders []HistoryOrder, opts DeliveryEvalOptions) (_ Delive
 	baseScores := make([]float64, len(test))
 	baseProbs := make([]float64, len(test))
 	for i := range test {
-		baseScores[i] = dlvBaselineScore(&test[i].known, &test[i].lane)
+		baseScores[i] = dlvBaselineScore(&test[i].known, test[i].baseP90)
 		baseProbs[i] = baseCalib.Calibrate(baseScores[i])
 	}
 	if rep.Baseline, err = dlvScore(baseScores, baseProbs, yTest); err != nil {

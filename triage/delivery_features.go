@@ -151,10 +151,10 @@ func dlvRow(fs []dlvFeature, k *dlvKnown, l *dlvLaneStats) []float64 {
 }
 
 // dlvBaselineScore is the plain baseline: the lane's 90th-percentile transit
-// minus the slack left, so that a higher score means more likely late. With
-// no history at all the lane transit counts as zero.
-func dlvBaselineScore(k *dlvKnown, l *dlvLaneStats) float64 {
-	return dlvOr(l.p90, 0) - k.slackDays()
+// p90 minus the slack left, so that a higher score means more likely late.
+// With no history at all (p90 NaN) the lane transit counts as zero.
+func dlvBaselineScore(k *dlvKnown, p90 float64) float64 {
+	return dlvOr(p90, 0) - k.slackDays()
 }
 
 func dlvOr(v, fallback float64) float64 {

@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// Lane history: the transit times of finished training orders, from the
-// prediction moment to delivery, looked up as of a moment so that an order's
+// Lane history: the transit times of finished orders, from the prediction
+// moment to delivery, looked up as of a moment so that an order's
 // features see only the orders delivered before it.
 
-// dlvObs is one training order whose delivery is known, as the lane history
+// dlvObs is one order whose delivery is known, as the lane history
 // sees it.
 type dlvObs struct {
 	knownAt time.Time // the delivery: from then on the transit is known
@@ -29,13 +29,13 @@ type dlvHistory struct {
 	obs    []dlvObs
 }
 
-// newDlvHistory builds the lane history at moment m from the training
-// orders; orders not delivered, or for which the moment never came, are
-// left out.
-func newDlvHistory(train []HistoryOrder, m DeliveryMoment) *dlvHistory {
+// newDlvHistory builds the lane history at moment m from orders; orders not
+// delivered, or for which the moment never came, are left out. Lookups see
+// only the transits known before their moment (asOf).
+func newDlvHistory(orders []HistoryOrder, m DeliveryMoment) *dlvHistory {
 	h := &dlvHistory{moment: m}
-	for i := range train {
-		o := &train[i]
+	for i := range orders {
+		o := &orders[i]
 		if _, known := dlvLabel(o); !known {
 			continue
 		}

@@ -129,7 +129,7 @@ func dlvFeatureVector(t *testing.T, orders []HistoryOrder, id string, trainBefor
 	l := newDlvHistory(train, m).stats(&k)
 	l.net = newDlvNetwork(orders).stats(&k)
 	x := dlvRow(dlvFeatureSet(m, ^dlvGroups(0)), &k, &l)
-	return append(x, dlvBaselineScore(&k, &l))
+	return append(x, dlvBaselineScore(&k, l.p90))
 }
 
 // dlvPerturbAfter returns a copy of orders in which everything that happened
