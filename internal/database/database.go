@@ -25,8 +25,9 @@ import (
 )
 
 // Open connects a pool to url with at most maxConns connections and registers
-// the pgvector types on each connection. It fails when the database does not
-// answer within ten seconds.
+// the pgvector types and google/uuid's UUID (RegisterUUID) on each
+// connection. It fails when the database does not answer within ten
+// seconds.
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -41,6 +42,7 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 		if err := pgxvec.RegisterTypes(ctx, c); err != nil && !isUndefinedType(err) {
 			return err
 		}
+		RegisterUUID(c.TypeMap())
 		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
