@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -248,6 +249,71 @@ func TestRecommendHTTP(t *testing.T) {
 	}
 	if r := a.do(t, auth.Support, "POST", "/v1/recommendations", body); r.status != 403 {
 		t.Errorf("support recommending = %d, want 403", r.status)
+	}
+}
+
+// TestRecommendAnswerIsStoredCase checks that the answer Recommend builds
+// in memory for a new exception (written in one statement) says what the
+// stored case says when read back, that the exception, its audit record and
+// the key's answer were written with it, and that the same exception
+// reported again is answered from the stored case.
+func TestRecommendAnswerIsStoredCase(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	a := newAPI(t, f)
+	body := recommendBody("UPS: Severe weather conditions have delayed delivery. Tracking 1Z999AA10555551234, Tulsa hub closed")
+	first := a.do(t, auth.Orchestrator, "POST", "/v1/recommendations", body, "Idempotency-Key", "stored")
+	if first.status != 200 {
+		t.Fatalf("POST /v1/recommendations = %d %s", first.status, first.body)
+	}
+	var rec Recommendation
+	if err := json.Unmarshal(first.body, &rec); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.svc.GetCase(context.Background(), rec.CaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := json.Marshal(recommendationOf(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answered, read any
+	if err := json.Unmarshal(first.body, &answered); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(stored, &read); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(answered, read) {
+		t.Errorf("answer and stored case differ:\nanswer %s\nstored %s", first.body, stored)
+	}
+	if c.Status != StatusQueued || c.TriagedAt == nil || c.ExceptionID != rec.ExceptionID {
+		t.Errorf("stored case: status %s, triaged at %v, exception %s; want queued, triaged, %s", c.Status, c.TriagedAt, c.ExceptionID, rec.ExceptionID)
+	}
+	if n := f.count(t, `SELECT count(*) FROM case_decisions WHERE case_id = $1 AND actor = 'triage' AND decision = $2`, rec.CaseID, StatusQueued); n != 1 {
+		t.Errorf("%d audit records of the triage, want 1", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM exceptions WHERE id = $1 AND status = 'triaged'`, rec.ExceptionID); n != 1 {
+		t.Errorf("exception %s not stored as triaged", rec.ExceptionID)
+	}
+	if n := f.count(t, `SELECT count(*) FROM recommendation_keys WHERE key = 'stored' AND status = 200 AND response = $1`, bytes.TrimSuffix(first.body, []byte("\n"))); n != 1 {
+		t.Errorf("the key's stored answer is not the answer given")
+	}
+	if n := f.count(t, `SELECT count(*) FROM cases WHERE id = $1 AND vector_pending`, rec.CaseID); n != 1 {
+		t.Errorf("case not marked for the worker to store its vector")
+	}
+
+	// The same exception (its id now given) again, without a key: the
+	// stored case answers.
+	again := strings.Replace(body, `"kind":"carrier_delay"`, fmt.Sprintf(`"id":%q,"kind":"carrier_delay"`, rec.ExceptionID), 1)
+	r := a.do(t, auth.Orchestrator, "POST", "/v1/recommendations", again)
+	var rec2 Recommendation
+	if err := json.Unmarshal(r.body, &rec2); r.status != 200 || err != nil || rec2.CaseID != rec.CaseID || rec2.Decision != rec.Decision {
+		t.Errorf("same exception again = %d %s, want case %s", r.status, r.body, rec.CaseID)
+	}
+	if n := f.count(t, `SELECT count(*) FROM cases WHERE exception_id = $1`, rec.ExceptionID); n != 1 {
+		t.Errorf("%d cases for one exception, want 1", n)
 	}
 }
 

@@ -260,44 +260,20 @@ func (s *Service) commitTx(ctx context.Context, tx pgx.Tx, caseID uuid.UUID, exc
 	if current != StatusOpen {
 		return s.caseWhere(ctx, tx, `c.id = $1`, caseID, false)
 	}
-	inputs, err := out.inputsJSON()
+	t, err := triageOf(out)
 	if err != nil {
 		return Case{}, err
 	}
-	var action *string
-	params, effect := map[string]any{}, ""
-	alts := []Candidate{}
-	if out.best != nil {
-		action, params, effect = &out.best.Action, out.best.Params, out.best.ExpectedEffect
-		alts = out.cands[1:]
-	} else if len(out.cands) > 0 {
-		alts = out.cands
-	}
-	var cause *string
-	var conf, raw *float64
-	if out.cls.Cause != "" {
-		cause, conf, raw = &out.cls.Cause, &out.cls.Confidence, &out.cls.Score
-	}
-	neigh := out.cls.Neighbours
-	if neigh == nil {
-		neigh = []Neighbour{}
-	}
-	status, reason := out.status, out.reason
-	var result *Result
-	if status == StatusAutoApplied {
+	if t.status == StatusAutoApplied {
 		// The row lock makes this the only application; the command id
 		// makes a retry after a crash between here and the commit harmless.
 		res, err := s.applier.Apply(ctx, Command{ID: commandID(caseID, "auto"), CaseID: caseID, ExceptionID: exc.ID,
-			OrderID: exc.OrderID, Action: *action, Params: params, Actor: "triage:auto", Reason: reason})
+			OrderID: exc.OrderID, Action: *t.action, Params: t.params, Actor: "triage:auto", Reason: t.reason})
 		if err != nil {
-			status, reason = StatusQueued, fmt.Sprintf("automatic application failed (%v); policy: %s", err, reason)
+			t.status, t.reason = StatusQueued, fmt.Sprintf("automatic application failed (%v); policy: %s", err, t.reason)
 		} else {
-			result = &res
+			t.result = &res
 		}
-	}
-	excStatus := map[string]string{StatusAutoApplied: "resolved", StatusNoAction: "dismissed"}[status]
-	if excStatus == "" {
-		excStatus = "triaged"
 	}
 	now := s.now()
 	b := &pgx.Batch{}
@@ -307,16 +283,15 @@ func (s *Service) commitTx(ctx context.Context, tx pgx.Tx, caseID uuid.UUID, exc
 			embedding_model = $14, classifier_version = $15, risk_versions = $16, policy_version = $17,
 			result = $18, triaged_at = $19, last_error = '', vector_pending = $20
 		WHERE id = $1`,
-		caseID, status, cause, conf, raw, out.risks, action, params, effect, alts, reason, inputs, neigh,
-		s.emb.Model(), out.cls.Version, map[string]string{"stockout": out.risks.Stockout.Version, "delivery": out.risks.Delivery.Version},
-		out.policy.Version, result, now, out.vec != nil)
-	queueDecision(b, caseID, "triage", status, action, params, cause, reason, "", result != nil, result, out.policy.Version, now)
+		caseID, t.status, t.cause, t.conf, t.raw, out.risks, t.action, t.params, t.effect, t.alts, t.reason, t.inputs, t.neigh,
+		s.emb.Model(), out.cls.Version, out.riskVersions(), out.policy.Version, t.result, now, out.vec != nil)
+	queueDecision(b, caseID, "triage", t.status, t.action, t.params, t.cause, t.reason, "", t.result != nil, t.result, out.policy.Version, now)
 	// "(status = 'open') IS TRUE", not "status = 'open'": the plain form
 	// matches the partial index of open exceptions, which the planner then
 	// prefers to the primary key and scans past every dead entry (2.5 ms a
 	// call in the recommend bench, against 0.1 ms by the key).
 	b.Queue(`UPDATE exceptions SET status = $2, resolved_at = CASE WHEN $2 IN ('resolved', 'dismissed') THEN $3::timestamptz END
-		WHERE id = $1 AND (status = 'open') IS TRUE`, exc.ID, excStatus, now)
+		WHERE id = $1 AND (status = 'open') IS TRUE`, exc.ID, exceptionStatusOf(t.status), now)
 	b.Queue(`SELECT `+caseCols+caseFrom+` WHERE c.id = $1`, caseID)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
@@ -330,6 +305,60 @@ func (s *Service) commitTx(ctx context.Context, tx pgx.Tx, caseID uuid.UUID, exc
 		return Case{}, err
 	}
 	return final, br.Close()
+}
+
+// triageRow is an outcome as a case's columns hold it.
+type triageRow struct {
+	status, reason, effect string
+	cause, action          *string
+	conf, raw              *float64
+	params                 map[string]any
+	alts                   []Candidate
+	neigh                  []Neighbour
+	inputs                 []byte
+	result                 *Result // set once the fix is applied
+}
+
+// triageOf lays out's triage out as a case's columns.
+func triageOf(out *outcome) (triageRow, error) {
+	t := triageRow{status: out.status, reason: out.reason, params: map[string]any{}, alts: []Candidate{}, neigh: out.cls.Neighbours}
+	var err error
+	if t.inputs, err = out.inputsJSON(); err != nil {
+		return t, err
+	}
+	if out.best != nil {
+		t.action, t.params, t.effect = &out.best.Action, out.best.Params, out.best.ExpectedEffect
+		t.alts = out.cands[1:]
+	} else if len(out.cands) > 0 {
+		t.alts = out.cands
+	}
+	if t.params == nil {
+		t.params = map[string]any{}
+	}
+	if out.cls.Cause != "" {
+		t.cause, t.conf, t.raw = &out.cls.Cause, &out.cls.Confidence, &out.cls.Score
+	}
+	if t.neigh == nil {
+		t.neigh = []Neighbour{}
+	}
+	return t, nil
+}
+
+// riskVersions is the risk_versions column of out's case.
+func (out *outcome) riskVersions() map[string]string {
+	return map[string]string{"stockout": out.risks.Stockout.Version, "delivery": out.risks.Delivery.Version}
+}
+
+// exceptionStatusOf is the status an exception takes when its case is
+// triaged to status.
+func exceptionStatusOf(status string) string {
+	switch status {
+	case StatusAutoApplied:
+		return "resolved"
+	case StatusNoAction:
+		return "dismissed"
+	}
+	return "triaged"
 }
 
 // queueDecision appends to a case's audit trail.

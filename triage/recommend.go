@@ -182,6 +182,15 @@ func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency
 	var res RecommendResult
 	var caseID uuid.UUID
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if evalErr == nil && out.status != StatusAutoApplied {
+			rec, body, created, err := s.insertTriaged(ctx, tx, e, extra, idem, hash[:], out)
+			if err != nil || created {
+				res.Recommendation, res.Response = rec, body
+				return err
+			}
+			// The exception's id is stored already: admit compares the
+			// two and answers with the stored case.
+		}
 		_, c, _, err := s.admit(ctx, tx, e, extra, idem, hash[:], okOutcome(out, evalErr))
 		if err != nil || evalErr != nil {
 			caseID = c.ID

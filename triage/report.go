@@ -2,7 +2,9 @@ package triage
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -138,4 +140,95 @@ func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exceptio
 		c, err = s.caseWhere(ctx, tx, `c.id = $1`, caseID, false)
 	}
 	return stored, c, created, err
+}
+
+// insertTriaged writes a new exception with its case already triaged, the
+// case's audit record and, with a key, the answer's bytes, in one statement
+// where the general path (admit, then commitTx) inserts, locks, updates and
+// reads back over five round trips. The answer is built from out as the
+// stored case reads. It takes no outcome whose fix is to be applied: that
+// needs the case locked before the application, which commitTx does. It
+// reports created false, having written nothing, when the exception's id
+// is stored already, and errLostRace when another request holds the key.
+func (s *Service) insertTriaged(ctx context.Context, tx pgx.Tx, e orchestration.Exception, extra RecommendContext,
+	idem *Idempotency, hash []byte, out *outcome) (_ Recommendation, body []byte, created bool, err error) {
+	if out.status == StatusAutoApplied {
+		return Recommendation{}, nil, false, fmt.Errorf("insertTriaged: case %s is to be applied, which commitTx does", e.ID)
+	}
+	t, err := triageOf(out)
+	if err != nil {
+		return Recommendation{}, nil, false, err
+	}
+	caseID := uuid.New()
+	c := Case{ID: caseID, URL: s.CaseURL(caseID), ExceptionID: e.ID, Status: t.status, Reason: t.reason, Risks: out.risks,
+		Params: t.params, ExpectedEffect: t.effect, Alternatives: t.alts,
+		Versions: Versions{Embedding: s.emb.Model(), Classifier: out.cls.Version, Stockout: out.risks.Stockout.Version,
+			Delivery: out.risks.Delivery.Version, Policy: out.policy.Version}}
+	if t.cause != nil {
+		// The stored case takes its cause's title from the causes table,
+		// which is where out.cause came from (empty when the code is not
+		// there).
+		c.Cause, c.CauseTitle, c.Confidence = *t.cause, out.cause.Title, t.conf
+	}
+	if t.action != nil {
+		c.Action = *t.action
+	}
+	rec := recommendationOf(c)
+	if body, err = json.Marshal(rec); err != nil {
+		return Recommendation{}, nil, false, err
+	}
+	payload := []byte(e.Payload)
+	if len(payload) == 0 {
+		payload = []byte(`{}`)
+	}
+	lines := e.LineIDs
+	if lines == nil {
+		lines = []uuid.UUID{}
+	}
+	now := s.now()
+	excStatus := exceptionStatusOf(t.status)
+	var resolvedAt *time.Time
+	if excStatus == "resolved" || excStatus == "dismissed" {
+		resolvedAt = &now
+	}
+	var scope, key *string
+	if idem != nil {
+		scope, key = &idem.Scope, &idem.Key
+	}
+	var nExc, nKey int
+	err = tx.QueryRow(ctx, `
+		WITH e AS (
+			INSERT INTO exceptions (id, kind, severity, source, order_id, line_ids, sku, location, carrier, endpoint,
+				code, message, payload, occurred_at, status, resolved_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+			ON CONFLICT (id) DO NOTHING RETURNING id),
+		c AS (
+			INSERT INTO cases (id, exception_id, kind, severity, order_id, context, status, cause, confidence, raw_score,
+				risks, action, params, expected_effect, alternatives, reason, inputs, neighbours, embedding_model,
+				classifier_version, risk_versions, policy_version, triaged_at, vector_pending)
+			SELECT $17, e.id, $2, $3, $5, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31,
+				$32, $33, $34, $35, $36 FROM e RETURNING id),
+		d AS (
+			INSERT INTO case_decisions (case_id, actor, decision, action, params, cause, reason, policy_version, created_at)
+			SELECT c.id, 'triage', $19, $24, $25, $20, $28, $34, $35 FROM c),
+		k AS (
+			INSERT INTO recommendation_keys (scope, key, request_hash, exception_id, status, response)
+			SELECT $37, $38, $39, e.id, 200, $40 FROM e WHERE $37::text IS NOT NULL
+			ON CONFLICT DO NOTHING RETURNING 1)
+		SELECT (SELECT count(*) FROM e)::int, (SELECT count(*) FROM k)::int`,
+		e.ID, e.Kind, e.Severity, e.Source, e.OrderID, lines, e.SKU, e.Location, e.Carrier, e.Endpoint,
+		e.Code, e.Message, payload, e.OccurredAt, excStatus, resolvedAt,
+		caseID, extra, t.status, t.cause, t.conf, t.raw,
+		out.risks, t.action, t.params, t.effect, t.alts, t.reason, t.inputs, t.neigh, s.emb.Model(),
+		out.cls.Version, out.riskVersions(), out.policy.Version, now, out.vec != nil,
+		scope, key, hash, body).Scan(&nExc, &nKey)
+	switch {
+	case err != nil:
+		return Recommendation{}, nil, false, exceptionInsertError(err, e)
+	case nExc == 0:
+		return Recommendation{}, nil, false, nil
+	case idem != nil && nKey == 0:
+		return Recommendation{}, nil, false, errLostRace
+	}
+	return rec, body, true, nil
 }
