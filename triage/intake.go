@@ -197,6 +197,14 @@ func (s *Service) decide(cc *caseContext, out *outcome, known bool) {
 	case s.applier == nil:
 		out.reason = "no applier configured; policy would apply it: " + d.Reason
 	default:
+		if v, ok := s.applier.(Validator); ok {
+			err := v.Validate(Command{ExceptionID: exc.ID, OrderID: exc.OrderID, Action: b.Action, Params: b.Params,
+				Actor: "triage:auto", Reason: d.Reason})
+			if err != nil {
+				out.reason = fmt.Sprintf("cannot be applied automatically (%v); policy would apply it: %s", err, d.Reason)
+				return
+			}
+		}
 		out.status, out.reason = StatusAutoApplied, d.Reason
 	}
 }

@@ -36,22 +36,29 @@ func TestAutoApply(t *testing.T) {
 		exc        orchestration.Exception
 		applier    bool
 		failApply  bool
+		validate   bool
 		wantStatus string
 		wantReason string
 		wantAction string
 	}{
-		{"applied above threshold", timeoutException(), true, false, StatusAutoApplied, "meets threshold", rules.ActionRetry},
-		{"never without an applier", timeoutException(), false, false, StatusQueued, "no applier configured", rules.ActionRetry},
-		{"never for a never-automatic action", pickup, true, false, StatusQueued, "never applied automatically", rules.ActionCancelOrder},
-		{"never-automatic without applier", pickup, false, false, StatusQueued, "never applied automatically", rules.ActionCancelOrder},
-		{"queued when applying fails", timeoutException(), true, true, StatusQueued, "automatic application failed", rules.ActionRetry},
+		{"applied above threshold", timeoutException(), true, false, false, StatusAutoApplied, "meets threshold", rules.ActionRetry},
+		{"never without an applier", timeoutException(), false, false, false, StatusQueued, "no applier configured", rules.ActionRetry},
+		{"never for a never-automatic action", pickup, true, false, false, StatusQueued, "never applied automatically", rules.ActionCancelOrder},
+		{"never-automatic without applier", pickup, false, false, false, StatusQueued, "never applied automatically", rules.ActionCancelOrder},
+		{"queued when applying fails", timeoutException(), true, true, false, StatusQueued, "automatic application failed", rules.ActionRetry},
+		{"queued, never attempted, when the applier refuses it beforehand", timeoutException(), true, false, true, StatusQueued,
+			"cannot be applied automatically (retry needs an order", rules.ActionRetry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var rec *recordingApplier
 			var opts fixtureOptions
-			if tt.applier {
+			switch {
+			case tt.validate:
+				v := &validatingApplier{}
+				rec, opts.applier = &v.recordingApplier, v
+			case tt.applier:
 				rec = &recordingApplier{}
 				if tt.failApply {
 					rec.fail = errApplyRefused

@@ -58,6 +58,15 @@ type Applier interface {
 	Apply(ctx context.Context, cmd Command) (Result, error)
 }
 
+// A Validator is an Applier that can say, without applying anything, that
+// it would refuse a command outright (no order to act on, no command for
+// the action). Triage asks before deciding to apply a fix automatically,
+// so such a case goes to a person with the reason, and the fix is never
+// attempted.
+type Validator interface {
+	Validate(cmd Command) error
+}
+
 // Config is what a Service needs besides its pool.
 type Config struct {
 	// Core is the orchestration core, for orders and their sourcing plans.

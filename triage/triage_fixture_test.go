@@ -42,6 +42,17 @@ func (a *recordingApplier) Apply(_ context.Context, cmd Command) (Result, error)
 	return Result{Message: cmd.Action + " applied", Data: map[string]any{"command": cmd.ID}}, nil
 }
 
+// validatingApplier is a recordingApplier that refuses, before any
+// application, every command without an order, as the core's does.
+type validatingApplier struct{ recordingApplier }
+
+func (a *validatingApplier) Validate(cmd Command) error {
+	if cmd.OrderID == nil {
+		return fmt.Errorf("%s needs an order: %w", cmd.Action, errApplyRefused)
+	}
+	return nil
+}
+
 // applied returns the distinct commands applied.
 func (a *recordingApplier) applied() []Command {
 	a.mu.Lock()

@@ -23,8 +23,35 @@ type coreApplier struct {
 // Apply maps the fix to a core command and applies it. A fix the core has no
 // command for is an error, so the case stays with a person.
 func (c coreApplier) Apply(ctx context.Context, cmd triage.Command) (triage.Result, error) {
+	oc, refund, err := coreCommand(cmd)
+	if err != nil {
+		return triage.Result{}, err
+	}
+	if refund != uuid.Nil {
+		return c.approveRefund(ctx, cmd, refund)
+	}
+	res, err := c.orch.Apply(ctx, cmd.Actor, oc)
+	if err != nil {
+		return triage.Result{}, err
+	}
+	return triage.Result{Message: res.Summary, Data: map[string]any{"command_id": res.CommandID, "replayed": res.Replayed}}, nil
+}
+
+// Validate says, without applying anything, why the core would refuse the
+// fix outright: no order to act on, no core command for the action, or
+// parameters it cannot take. Triage asks before deciding to apply a fix
+// automatically, so such a case goes to a person with that reason.
+func (c coreApplier) Validate(cmd triage.Command) error {
+	_, _, err := coreCommand(cmd)
+	return err
+}
+
+// coreCommand maps a fix to the core command that carries it out, or, for
+// a refund, to the return whose refund is approved.
+func coreCommand(cmd triage.Command) (_ orchestration.Command, refund uuid.UUID, _ error) {
+	fail := func(err error) (orchestration.Command, uuid.UUID, error) { return orchestration.Command{}, uuid.Nil, err }
 	if cmd.OrderID == nil {
-		return triage.Result{}, fmt.Errorf("%s needs an order; this exception has none: %w", cmd.Action, derrors.Invalid)
+		return fail(fmt.Errorf("%s needs an order; this exception has none: %w", cmd.Action, derrors.Invalid))
 	}
 	oc := orchestration.Command{ID: cmd.ID, OrderID: *cmd.OrderID, Reason: cmd.Reason, Lines: intList(cmd.Params["lines"])}
 	str := func(k string) string { s, _ := cmd.Params[k].(string); return s }
@@ -72,29 +99,25 @@ func (c coreApplier) Apply(ctx context.Context, cmd triage.Command) (triage.Resu
 		case strings.Contains(step, "release") || strings.Contains(step, "wms") || strings.Contains(step, "fulfil"):
 			oc.Step = "release"
 		default:
-			return triage.Result{}, fmt.Errorf("no core step to retry for %q: %w", step, derrors.Invalid)
+			return fail(fmt.Errorf("no core step to retry for %q: %w", step, derrors.Invalid))
 		}
 	case rules.ActionRefund:
-		id, _ := cmd.Params["return_id"].(string)
-		if id == "" {
-			return triage.Result{}, fmt.Errorf("refund needs the return it is for: %w", derrors.Invalid)
+		s, _ := cmd.Params["return_id"].(string)
+		if s == "" {
+			return fail(fmt.Errorf("refund needs the return it is for: %w", derrors.Invalid))
 		}
-		return c.approveRefund(ctx, cmd, id)
+		id, err := uuid.Parse(s)
+		if err != nil || id == uuid.Nil {
+			return fail(fmt.Errorf("return id %q: %w", s, derrors.Invalid))
+		}
+		return orchestration.Command{}, id, nil
 	default:
-		return triage.Result{}, fmt.Errorf("the core has no command for %q: %w", cmd.Action, derrors.Invalid)
+		return fail(fmt.Errorf("the core has no command for %q: %w", cmd.Action, derrors.Invalid))
 	}
-	res, err := c.orch.Apply(ctx, cmd.Actor, oc)
-	if err != nil {
-		return triage.Result{}, err
-	}
-	return triage.Result{Message: res.Summary, Data: map[string]any{"command_id": res.CommandID, "replayed": res.Replayed}}, nil
+	return oc, uuid.Nil, nil
 }
 
-func (c coreApplier) approveRefund(ctx context.Context, cmd triage.Command, returnID string) (triage.Result, error) {
-	id, err := uuid.Parse(returnID)
-	if err != nil {
-		return triage.Result{}, fmt.Errorf("return id %q: %w", returnID, derrors.Invalid)
-	}
+func (c coreApplier) approveRefund(ctx context.Context, cmd triage.Command, id uuid.UUID) (triage.Result, error) {
 	r, err := c.orch.ApproveRefund(ctx, cmd.Actor, id)
 	if err != nil {
 		return triage.Result{}, err
