@@ -121,8 +121,12 @@ func runBenchRecommend(ctx context.Context, env *environment, args []string) err
 	}
 	defer stopProfile()
 	loadBefore := loadAverage()
-	fmt.Fprintf(env.stderr, "warming up at 50 req/s for 3s…\n")
-	openLoop(ctx, 50, 3*time.Second, op)
+	// Warm up at the measured rate, so the pool has opened the connections
+	// that rate needs (a new backend's first statements load its catalog
+	// caches, and those requests land in the tail) and the worker is in its
+	// steady state before the clock starts.
+	fmt.Fprintf(env.stderr, "warming up at %.0f req/s for 5s…\n", *rate)
+	openLoop(ctx, *rate, 5*time.Second, op)
 
 	type row struct {
 		what   string
