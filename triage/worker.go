@@ -47,6 +47,22 @@ func (s *Service) TriageOpen(ctx context.Context, limit int) (n int, err error) 
 // case keeps the text that was embedded, and the local embedder gives the
 // same vector again.
 func (s *Service) StoreVectors(ctx context.Context, limit int) (n int, err error) {
+	return s.storePending(ctx, limit, paceBacklog)
+}
+
+// Pauses between new-vector inserts, as multiples of the insert's own time.
+// Linking a vector into the HNSW graph takes a few ms of database CPU; a
+// worker keeping up with the requests spends at most about a quarter of a
+// core on it, spread out, and one with a backlog (a full batch waiting, a
+// new model's history) half.
+const (
+	paceSteady  = 3
+	paceBacklog = 1
+)
+
+// storePending is StoreVectors with the pause between new-vector inserts
+// pace times each insert's duration.
+func (s *Service) storePending(ctx context.Context, limit, pace int) (n int, err error) {
 	defer derrors.Wrap(&err, "StoreVectors(%q, %d)", s.emb.Model(), limit)
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, exception_id, coalesce(inputs->>'text', '') FROM cases
@@ -65,7 +81,7 @@ func (s *Service) StoreVectors(ctx context.Context, limit int) (n int, err error
 	if err != nil || len(caseIDs) == 0 {
 		return 0, err
 	}
-	if err := s.storeVectors(ctx, excIDs, texts, caseIDs); err != nil {
+	if err := s.storeVectors(ctx, excIDs, texts, caseIDs, pace); err != nil {
 		return 0, err
 	}
 	return len(caseIDs), nil
@@ -97,7 +113,7 @@ func (s *Service) EmbedExceptions(ctx context.Context, limit int) (n int, err er
 	if err != nil || len(excIDs) == 0 {
 		return 0, err
 	}
-	if err := s.storeVectors(ctx, excIDs, texts, nil); err != nil {
+	if err := s.storeVectors(ctx, excIDs, texts, nil, paceBacklog); err != nil {
 		return 0, err
 	}
 	return len(excIDs), nil
@@ -110,12 +126,12 @@ func (s *Service) EmbedExceptions(ctx context.Context, limit int) (n int, err er
 //
 // Linking a new vector into the HNSW graph is the costly part (several ms
 // of database CPU each), so new vectors are inserted one at a time with a
-// pause as long as the insert between them: the worker takes at most about
-// half a core, evenly, instead of a burst that stalls the requests sharing
-// the machine (in the recommend bench, bursts set the p99). Vectors seen
+// pause of pace times the insert between them: the worker takes a steady
+// share of a core instead of a burst that stalls the requests sharing the
+// machine (in the recommend bench, bursts set the p99). Vectors seen
 // before are only linked. Two workers may store the same vector; the
 // inserts are idempotent.
-func (s *Service) storeVectors(ctx context.Context, excIDs []uuid.UUID, texts []string, pendingCases []uuid.UUID) error {
+func (s *Service) storeVectors(ctx context.Context, excIDs []uuid.UUID, texts []string, pendingCases []uuid.UUID, pace int) error {
 	model := s.emb.Model()
 	if err := s.ensureIndex(ctx, tableExceptionVectors); err != nil {
 		return err
@@ -159,7 +175,7 @@ func (s *Service) storeVectors(ctx context.Context, excIDs []uuid.UUID, texts []
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Since(t0)):
+		case <-time.After(time.Duration(pace) * time.Since(t0)):
 		}
 	}
 	b := &pgx.Batch{}
@@ -233,11 +249,13 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// storeAllVectors runs StoreVectors until no case is waiting for its vector.
+// storeAllVectors stores vectors until no case is waiting for its vector:
+// at the steady pace, or the faster one while full batches are waiting.
 func (s *Service) storeAllVectors(ctx context.Context) {
 	const batch = 100
+	pace := paceSteady
 	for ctx.Err() == nil {
-		n, err := s.StoreVectors(ctx, batch)
+		n, err := s.storePending(ctx, batch, pace)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("storing exception vectors", "err", err)
@@ -247,6 +265,7 @@ func (s *Service) storeAllVectors(ctx context.Context) {
 		if n < batch {
 			return
 		}
+		pace = paceBacklog
 	}
 }
 

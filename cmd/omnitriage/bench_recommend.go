@@ -132,22 +132,43 @@ func runBenchRecommend(ctx context.Context, env *environment, args []string) err
 		what   string
 		target float64
 		r      result
+		// pending is how many answered requests still waited for the
+		// worker to store their vectors when the step ended.
+		pending int
+	}
+	// run measures one step. A step is sustained only if the triage worker
+	// kept up too: at most two seconds' worth of requests wait for their
+	// vectors at its end, so no rate is reached by leaving that work behind.
+	run := func(what string, r float64) (row, bool) {
+		res := row{what: what, target: r, r: measured(ctx, pool, func() result { return openLoop(ctx, r, *duration, op) })}
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM cases WHERE vector_pending`).Scan(&res.pending); err != nil {
+			res.pending = -1
+		}
+		return res, res.pending >= 0 && float64(res.pending) <= 2*r && sustained(res.r, r, *maxP99)
 	}
 	fmt.Fprintf(env.stderr, "POST /v1/recommendations at %.0f req/s for %s…\n", *rate, *duration)
-	fixed := row{"POST /v1/recommendations, fixed rate", *rate, measured(ctx, pool, func() result { return openLoop(ctx, *rate, *duration, op) })}
+	fixed, found := run("POST /v1/recommendations, fixed rate", *rate)
 	rows := []row{fixed}
+	verdicts := []bool{found}
 	// The rate search steps up from the fixed rate while each step is
 	// sustained, or down from it until one is, then halves the gap
 	// between the best sustained and the first failed rate down to 20 req/s.
 	var best row
-	found := sustained(fixed.r, fixed.target, *maxP99)
 	failed := 0.0
 	try := func(r float64) bool {
-		time.Sleep(2 * time.Second) // let the last step's stragglers, WAL and autovacuum settle
+		// Let the last step's stragglers, WAL and autovacuum settle, and
+		// the worker store the vectors left behind by a failed step.
+		time.Sleep(2 * time.Second)
+		for i := 0; i < 60 && ctx.Err() == nil; i++ {
+			var n int
+			if err := pool.QueryRow(ctx, `SELECT count(*) FROM cases WHERE vector_pending`).Scan(&n); err != nil || n <= 100 {
+				break
+			}
+			time.Sleep(time.Second)
+		}
 		fmt.Fprintf(env.stderr, "rate search: %.0f req/s for %s…\n", r, *duration)
-		res := row{"rate search", r, measured(ctx, pool, func() result { return openLoop(ctx, r, *duration, op) })}
-		rows = append(rows, res)
-		ok := sustained(res.r, r, *maxP99)
+		res, ok := run("rate search", r)
+		rows, verdicts = append(rows, res), append(verdicts, ok)
 		if ok && (!found || r > best.target) {
 			best, found = res, true
 		}
@@ -204,18 +225,19 @@ func runBenchRecommend(ctx context.Context, env *environment, args []string) err
 	fmt.Fprintf(w, "the triage worker stores each recommendation's vector after the answer (every second, in batches of 100; its CPU is counted below):\n"+
 		"  a vector seen before is only linked, a new one is inserted into exception_vectors (HNSW-indexed); recall is over those distinct vectors\n\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\ttarget/s\tachieved/s\tp50 ms\tp99 ms\terrors\tverdict\tCPU ms/op (bench process + PostgreSQL)\t")
-	for _, r := range rows {
+	fmt.Fprintln(tw, "workload\ttarget/s\tachieved/s\tp50 ms\tp99 ms\terrors\tvectors pending\tverdict\tCPU ms/op (bench process + PostgreSQL)\t")
+	for i, r := range rows {
 		verdict := "ok"
-		if !sustained(r.r, r.target, *maxP99) {
+		if !verdicts[i] {
 			verdict = "not sustained"
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.2f\t%.2f\t%d\t%s\t%s\t\n", r.what, r.target, r.r.rate(), r.r.pct(50), r.r.pct(99), r.r.errors, verdict,
-			r.r.cpu.perOp(r.r.ops+r.r.errors))
+		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.2f\t%.2f\t%d\t%d\t%s\t%s\t\n", r.what, r.target, r.r.rate(), r.r.pct(50), r.r.pct(99), r.r.errors,
+			r.pending, verdict, r.r.cpu.perOp(r.r.ops+r.r.errors))
 	}
 	tw.Flush()
 	if found {
-		fmt.Fprintf(w, "highest sustained rate: %.0f req/s (achieved %.1f, p99 %.2f ms; a step is sustained with no errors, p99 ≤ %s and ≥ 95%% of the target achieved)\n",
+		fmt.Fprintf(w, "highest sustained rate: %.0f req/s (achieved %.1f, p99 %.2f ms; a step is sustained with no errors, p99 ≤ %s, ≥ 95%% of the target achieved\n"+
+			"  and at most two seconds' worth of requests still waiting for the worker to store their vectors at its end)\n",
 			best.target, best.r.rate(), best.r.pct(99), *maxP99)
 	} else {
 		fmt.Fprintf(w, "highest sustained rate: none found down to 10 req/s\n")
