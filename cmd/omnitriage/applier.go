@@ -49,7 +49,9 @@ func (c coreApplier) Validate(cmd triage.Command) error {
 // coreCommand maps a fix to the core command that carries it out, or, for
 // a refund, to the return whose refund is approved.
 func coreCommand(cmd triage.Command) (_ orchestration.Command, refund uuid.UUID, _ error) {
-	fail := func(err error) (orchestration.Command, uuid.UUID, error) { return orchestration.Command{}, uuid.Nil, err }
+	fail := func(err error) (orchestration.Command, uuid.UUID, error) {
+		return orchestration.Command{}, uuid.Nil, err
+	}
 	if cmd.OrderID == nil {
 		return fail(fmt.Errorf("%s needs an order; this exception has none: %w", cmd.Action, derrors.Invalid))
 	}
