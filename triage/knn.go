@@ -90,16 +90,17 @@ func quoteLiteral(s string) (string, error) {
 // IndexSQL is the statement that builds the HNSW index of one model's
 // vectors in table; lit is the model name as a quoted SQL literal.
 //
-// m = 16 with ef_construction = 100: linking a new vector into the graph
+// m = 16 with ef_construction = 200. Linking a new vector into the graph
 // is most of what storing a new exception vector costs, and it grows with
-// both. Over the recommend bench's ~27,000 distinct exception vectors, 600
-// single-row inserts and 200 held-out queries per build, m = 32 with
-// ef_construction = 200 took 7.9 ms of database CPU per insert with
-// recall@10 0.996 at ef_search 40; m = 16 with 100 takes 3.2 ms with
-// recall@10 0.975 at ef_search 40 and 0.98-0.997 at 100. Smaller graphs
-// (m = 8) were cheaper still but fell to 0.90-0.95 at 40.
+// m more than with ef_construction. Over the recommend bench's ~27,000
+// distinct exception vectors (600 single-row inserts per build), m = 32
+// with ef_construction = 200 took 7.9 ms of database CPU per insert and
+// m = 16 with 100 took 3.2 ms; m = 16 with 200 took about 1.5 times the
+// latter's statement time. In `omnitriage bench-recommend` m = 16 with 100
+// gave recall@10 of only 0.94-0.98 at ef_search 200 from build to build;
+// m = 16 with 200 gave 0.995 at 200 and 0.97-0.99 at 100.
 func IndexSQL(table, model string, dim int, lit string) string {
-	return fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s USING hnsw ((embedding::vector(%d)) vector_cosine_ops) WITH (m = 16, ef_construction = 100) WHERE model = %s`,
+	return fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s USING hnsw ((embedding::vector(%d)) vector_cosine_ops) WITH (m = 16, ef_construction = 200) WHERE model = %s`,
 		pgx.Identifier{IndexName(table, model)}.Sanitize(), pgx.Identifier{table}.Sanitize(), dim, lit)
 }
 
