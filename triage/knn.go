@@ -98,7 +98,8 @@ func quoteLiteral(s string) (string, error) {
 // m = 16 with 100 took 3.2 ms; m = 16 with 200 took about 1.5 times the
 // latter's statement time. In `omnitriage bench-recommend` m = 16 with 100
 // gave recall@10 of only 0.94-0.98 at ef_search 200 from build to build;
-// m = 16 with 200 gave 0.995 at 200 and 0.97-0.99 at 100.
+// with 200, over eight runs, 0.975-1.000 at ef_search 200 and 0.91-0.99
+// at 100, so searches of these vectors should use ef_search 200.
 func IndexSQL(table, model string, dim int, lit string) string {
 	return fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s USING hnsw ((embedding::vector(%d)) vector_cosine_ops) WITH (m = 16, ef_construction = 200) WHERE model = %s`,
 		pgx.Identifier{IndexName(table, model)}.Sanitize(), pgx.Identifier{table}.Sanitize(), dim, lit)
