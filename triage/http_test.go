@@ -317,6 +317,47 @@ func TestRecommendAnswerIsStoredCase(t *testing.T) {
 	}
 }
 
+// TestRecommendSameExceptionConcurrently reports one exception (its id
+// given, no key) from many goroutines at once: one of them writes it with
+// its case in one statement, the others find it stored and answer with that
+// case; one exception, one case, one audit record of the triage.
+func TestRecommendSameExceptionConcurrently(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	exc := orchestration.Exception{ID: uuid.New(), Kind: orchestration.KindCarrierDelay, Severity: orchestration.SeverityHigh,
+		Carrier: "ups", Code: "WEATHER",
+		Message: "UPS: Severe weather conditions have delayed delivery. Tracking 1Z999AA10555559876, Omaha hub closed"}
+	const n = 8
+	got := make([]Recommendation, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := f.svc.Recommend(ctx, "test", nil, RecommendRequest{Exception: exc})
+			if err != nil {
+				t.Errorf("call %d: %v", i, err)
+				return
+			}
+			got[i] = res.Recommendation
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if got[i].CaseID != got[0].CaseID || got[i].Decision != got[0].Decision || got[i].ExceptionID != exc.ID {
+			t.Errorf("call %d answered case %s (%s) for exception %s; call 0 case %s (%s)", i, got[i].CaseID, got[i].Decision,
+				got[i].ExceptionID, got[0].CaseID, got[0].Decision)
+		}
+	}
+	if c := f.count(t, `SELECT count(*) FROM cases WHERE exception_id = $1`, exc.ID); c != 1 {
+		t.Errorf("%d cases for one exception, want 1", c)
+	}
+	if c := f.count(t, `SELECT count(*) FROM case_decisions d JOIN cases c ON c.id = d.case_id WHERE c.exception_id = $1`, exc.ID); c != 1 {
+		t.Errorf("%d audit records for one triage, want 1", c)
+	}
+}
+
 // TestRecommendAppliedOnce checks that a recommendation applied
 // automatically is applied once however often it is asked for.
 func TestRecommendAppliedOnce(t *testing.T) {
