@@ -329,7 +329,7 @@ type triageRow struct {
 
 // triageOf lays out's triage out as a case's columns.
 func triageOf(out *outcome) (triageRow, error) {
-	t := triageRow{status: out.status, reason: out.reason, params: map[string]any{}, alts: []Candidate{}, neigh: out.cls.Neighbours}
+	t := triageRow{status: out.status, reason: out.reason, alts: []Candidate{}, neigh: out.cls.Neighbours}
 	var err error
 	if t.inputs, err = out.inputsJSON(); err != nil {
 		return t, err

@@ -103,7 +103,9 @@ func TestConcurrentIntake(t *testing.T) {
 	f := newFixture(t, fixtureOptions{applier: rec})
 	ctx := context.Background()
 	e := timeoutException()
-	e.ID, e.Source, e.Status, e.OccurredAt = uuid.New(), "test", "open", f.now
+	if err := f.svc.prepareException(&e, "test"); err != nil {
+		t.Fatal(err)
+	}
 	b := &pgx.Batch{}
 	queueException(b, e)
 	if err := f.pool.SendBatch(ctx, b).Close(); err != nil {

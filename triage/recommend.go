@@ -77,6 +77,12 @@ func (s *Service) prepareException(e *orchestration.Exception, actor string) err
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = s.now()
 	}
+	if len(e.Payload) == 0 {
+		e.Payload = json.RawMessage(`{}`)
+	}
+	if e.LineIDs == nil {
+		e.LineIDs = []uuid.UUID{}
+	}
 	e.Status = "open"
 	return nil
 }

@@ -142,7 +142,8 @@ func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exceptio
 	return stored, c, created, err
 }
 
-// insertTriaged writes a new exception with its case already triaged, the
+// insertTriaged writes a new exception (prepared by prepareException) with
+// its case already triaged, the
 // case's audit record and, with a key, the answer's bytes, in one statement
 // where the general path (admit, then commitTx) inserts, locks, updates and
 // reads back over five round trips. The answer is built from out as the
@@ -177,14 +178,6 @@ func (s *Service) insertTriaged(ctx context.Context, tx pgx.Tx, e orchestration.
 	if body, err = json.Marshal(rec); err != nil {
 		return Recommendation{}, nil, false, err
 	}
-	payload := []byte(e.Payload)
-	if len(payload) == 0 {
-		payload = []byte(`{}`)
-	}
-	lines := e.LineIDs
-	if lines == nil {
-		lines = []uuid.UUID{}
-	}
 	now := s.now()
 	excStatus := exceptionStatusOf(t.status)
 	var resolvedAt *time.Time
@@ -216,8 +209,8 @@ func (s *Service) insertTriaged(ctx context.Context, tx pgx.Tx, e orchestration.
 			SELECT $37, $38, $39, e.id, 200, $40 FROM e WHERE $37::text IS NOT NULL
 			ON CONFLICT DO NOTHING RETURNING 1)
 		SELECT (SELECT count(*) FROM e)::int, (SELECT count(*) FROM k)::int`,
-		e.ID, e.Kind, e.Severity, e.Source, e.OrderID, lines, e.SKU, e.Location, e.Carrier, e.Endpoint,
-		e.Code, e.Message, payload, e.OccurredAt, excStatus, resolvedAt,
+		e.ID, e.Kind, e.Severity, e.Source, e.OrderID, e.LineIDs, e.SKU, e.Location, e.Carrier, e.Endpoint,
+		e.Code, e.Message, []byte(e.Payload), e.OccurredAt, excStatus, resolvedAt,
 		caseID, extra, t.status, t.cause, t.conf, t.raw,
 		out.risks, t.action, t.params, t.effect, t.alts, t.reason, t.inputs, t.neigh, s.emb.Model(),
 		out.cls.Version, out.riskVersions(), out.policy.Version, now, out.vec != nil,

@@ -255,25 +255,17 @@ func loadException(ctx context.Context, q querier, id uuid.UUID) (orchestration.
 	return e, err
 }
 
-// queueException queues the insert of an exception reported from
-// outside, keeping the id the reporter gave; it inserts nothing when the
-// id exists already.
+// queueException queues the insert of an exception reported from outside
+// (prepared by prepareException), keeping the id the reporter gave; it
+// inserts nothing when the id exists already.
 func queueException(b *pgx.Batch, e orchestration.Exception) {
-	payload := []byte(e.Payload)
-	if len(payload) == 0 {
-		payload = []byte(`{}`)
-	}
-	lines := e.LineIDs
-	if lines == nil {
-		lines = []uuid.UUID{}
-	}
 	b.Queue(`
 		INSERT INTO exceptions (id, kind, severity, source, order_id, line_ids, sku, location, carrier, endpoint,
 			code, message, payload, occurred_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (id) DO NOTHING`,
-		e.ID, e.Kind, e.Severity, e.Source, e.OrderID, lines, e.SKU, e.Location, e.Carrier, e.Endpoint,
-		e.Code, e.Message, payload, e.OccurredAt)
+		e.ID, e.Kind, e.Severity, e.Source, e.OrderID, e.LineIDs, e.SKU, e.Location, e.Carrier, e.Endpoint,
+		e.Code, e.Message, []byte(e.Payload), e.OccurredAt)
 }
 
 // exceptionInsertError explains a failed exception insert.

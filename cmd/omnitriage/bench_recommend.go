@@ -139,11 +139,16 @@ func runBenchRecommend(ctx context.Context, env *environment, args []string) err
 	// run measures one step. A step is sustained only if the triage worker
 	// kept up too: at most two seconds' worth of requests wait for their
 	// vectors at its end, so no rate is reached by leaving that work behind.
+	pending := func() int {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM cases WHERE vector_pending`).Scan(&n); err != nil {
+			return -1
+		}
+		return n
+	}
 	run := func(what string, r float64) (row, bool) {
 		res := row{what: what, target: r, r: measured(ctx, pool, func() result { return openLoop(ctx, r, *duration, op) })}
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM cases WHERE vector_pending`).Scan(&res.pending); err != nil {
-			res.pending = -1
-		}
+		res.pending = pending()
 		return res, res.pending >= 0 && float64(res.pending) <= 2*r && sustained(res.r, r, *maxP99)
 	}
 	fmt.Fprintf(env.stderr, "POST /v1/recommendations at %.0f req/s for %s…\n", *rate, *duration)
@@ -159,11 +164,7 @@ func runBenchRecommend(ctx context.Context, env *environment, args []string) err
 		// Let the last step's stragglers, WAL and autovacuum settle, and
 		// the worker store the vectors left behind by a failed step.
 		time.Sleep(2 * time.Second)
-		for i := 0; i < 60 && ctx.Err() == nil; i++ {
-			var n int
-			if err := pool.QueryRow(ctx, `SELECT count(*) FROM cases WHERE vector_pending`).Scan(&n); err != nil || n <= 100 {
-				break
-			}
+		for i := 0; i < 60 && ctx.Err() == nil && pending() > 100; i++ {
 			time.Sleep(time.Second)
 		}
 		fmt.Fprintf(env.stderr, "rate search: %.0f req/s for %s…\n", r, *duration)
