@@ -102,8 +102,8 @@ func TestDecodeOrderErrorsNameFields(t *testing.T) {
 	tests := []struct {
 		body, field string
 	}{
-		{`{"channel":"web","external_id":"A","customer":{"id":"c"},"ship_to":{"line1":"x","city":"y","postal_code":"1","country":"US","lat":40,"lon":-74},"lines":[{"sku":"A-1","qty":"two"}]}`, "lines.qty"},
-		{`{"channel":"web","external_id":"A","customer":{"id":"c"},"pickup_location":"s","lines":[{"sku":"A-1","qty":1,"colour":"red"}]}`, "colour"},
+		{`{"channel":"web","external_id":"A","customer":{"id":"c"},"ship_to":{"line1":"x","city":"y","postal_code":"1","country":"US","lat":40,"lon":-74},"lines":[{"sku":"A-1","qty":"two"}]}`, "lines[0].qty"},
+		{`{"channel":"web","external_id":"A","customer":{"id":"c"},"pickup_location":"s","lines":[{"sku":"A-1","qty":1,"colour":"red"}]}`, "lines[0].colour"},
 		{`{"channel":"web","external_id":"A","customer":{"id":"c"},"pickup_location":"s","lines":[]}`, "lines"},
 	}
 	for _, tt := range tests {

@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -41,9 +43,15 @@ type Errors struct {
 	Log *slog.Logger
 }
 
-// H adapts a Handler into an http.HandlerFunc.
+// H adapts a Handler into an http.HandlerFunc. Before the handler runs, its
+// path and query parameters are checked against the text rules (CheckParams),
+// so no handler sees a NUL or invalid UTF-8 in a parameter.
 func (e Errors) H(h Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := CheckParams(r); err != nil {
+			e.Render(w, r, err)
+			return
+		}
 		if err := h(w, r); err != nil {
 			e.Render(w, r, err)
 		}
@@ -152,42 +160,93 @@ func ReadBody(r *http.Request, max int64) ([]byte, error) {
 	return body, nil
 }
 
-// DecodeBytes is Decode for a body already read.
+// DecodeBytes is Decode for a body already read. Before decoding, every
+// string in the body is checked against the text rules (see text.go), so
+// text is never silently rewritten; a decode error names the field by its
+// JSON path (lines[0].qty) in plain words.
 func DecodeBytes(body []byte, v any) error {
+	if field, problem := scanBody(body); field != "" {
+		return invalidField(field, "%s", problem)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return describeJSONError(body, err)
+		return describeJSONError(body, v, err)
 	}
 	if dec.More() {
-		return fmt.Errorf("body has data after the JSON value: %w", derrors.Invalid)
+		return invalidField("(body)", "has data after the JSON value; send one JSON object")
 	}
 	return nil
 }
 
-func describeJSONError(body []byte, err error) error {
+func describeJSONError(body []byte, v any, err error) error {
 	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
 	switch {
 	case errors.Is(err, io.EOF):
-		return fmt.Errorf("body is empty; send a JSON object: %w", derrors.Invalid)
+		return invalidField("(body)", "is empty; send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalidField("(body)", "ends before the JSON value does; send one complete JSON object")
 	case errors.As(err, &se):
-		return fmt.Errorf("malformed JSON at byte %d: %s: %w", se.Offset, se.Error(), derrors.Invalid)
-	case errors.As(err, &te):
-		ve := &derrors.ValidationError{}
-		field := te.Field
-		if field == "" {
-			field = "(body)"
-		}
-		ve.Add(field, "must be %s, not JSON %s", te.Type.String(), te.Value)
-		return ve
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		ve := &derrors.ValidationError{}
-		ve.Add(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
-		return ve
-	default:
-		return fmt.Errorf("malformed JSON: %s: %w", err.Error(), derrors.Invalid)
+		line, col := lineCol(body, se.Offset)
+		return invalidField("(body)", "is not valid JSON at line %d, column %d: %s",
+			line, col, strings.TrimPrefix(se.Error(), "json: "))
 	}
+	if located := locateDecodeError(body, v); located != nil {
+		return located
+	}
+	return invalidField("(body)", "does not fit this request; see the API's documentation for its fields")
+}
+
+// lineCol turns a byte offset into a 1-based line and column.
+func lineCol(body []byte, off int64) (int, int) {
+	off = min(max(off, 0), int64(len(body)))
+	line, col := 1, 1
+	for _, c := range body[:off] {
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// CheckParams checks the request's route parameters and query parameters
+// (names and values) against the text rules, and refuses a query string
+// that does not parse. The error names the parameter.
+func CheckParams(r *http.Request) error {
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		for i, name := range rc.URLParams.Keys {
+			if i < len(rc.URLParams.Values) && name != "*" {
+				if err := CheckText(name, rc.URLParams.Values[i], false); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return invalidField("(query)", "is not a valid query string: percent-encode each name and value")
+	}
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if p := textProblem(name, false); p != "" {
+			return invalidField("(query)", "a parameter name %s", p)
+		}
+		for _, val := range q[name] {
+			if err := CheckText(name, val, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // PathUUID reads the UUID in the route parameter name; anything else is a
@@ -204,7 +263,7 @@ func PathUUID(r *http.Request, name string) (uuid.UUID, error) {
 // is none, and refuses a key over 255 bytes or with line breaks.
 func IdempotencyKey(r *http.Request) (string, error) {
 	key := r.Header.Get("Idempotency-Key")
-	if len(key) > 255 || strings.ContainsAny(key, "\r\n") {
+	if len(key) > 255 || textProblem(key, false) != "" {
 		ve := &derrors.ValidationError{}
 		ve.Add("Idempotency-Key", "at most 255 printable characters")
 		return "", ve
