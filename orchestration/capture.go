@@ -14,15 +14,29 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/internal/web"
 	"github.com/omnitriage/omnitriage/rules"
 )
 
 // Idempotency scopes a client's retry key: the same key and body give the same
-// answer; the same key with another body is a conflict.
+// answer; the same key with another body is a conflict. Bodies are compared
+// by their canonical JSON (web.Canonical), so a retry that orders keys or
+// writes numbers differently is the same request.
 type Idempotency struct {
 	Scope string // who the key belongs to, e.g. the API key id and route
 	Key   string
 	Body  []byte // the request body as sent, hashed to detect reuse
+}
+
+// Hash is the SHA-256 of the body's canonical form, as stored with the key.
+func (i *Idempotency) Hash() [32]byte { return sha256.Sum256(web.Canonical(i.Body)) }
+
+// Matches reports whether stored, the hash kept with the key, is this
+// request's: its canonical hash, or the hash of the exact bytes that keys
+// stored before canonical comparison hold.
+func (i *Idempotency) Matches(stored []byte) bool {
+	h, raw := i.Hash(), sha256.Sum256(i.Body)
+	return string(stored) == string(h[:]) || string(stored) == string(raw[:])
 }
 
 // CaptureResult is the answer to a capture.
@@ -92,7 +106,7 @@ func (s *Service) Capture(ctx context.Context, actor string, idem *Idempotency, 
 	}
 	var hash [32]byte
 	if idem != nil {
-		hash = sha256.Sum256(idem.Body)
+		hash = idem.Hash()
 	}
 	for attempt := 0; ; attempt++ {
 		res, err := s.captureOnce(ctx, actor, idem, hash, req, ch, pickupID, locs)
@@ -110,11 +124,7 @@ func (s *Service) Capture(ctx context.Context, actor string, idem *Idempotency, 
 			}
 			return CaptureResult{}, fmt.Errorf("stock kept changing under this order; retry: %w", derrors.Unavailable)
 		case checkDuplicateOrder:
-			o, err := s.GetOrderByExternalID(ctx, req.Channel, req.ExternalID)
-			if err != nil {
-				return CaptureResult{}, err
-			}
-			return CaptureResult{Order: o, Status: 200}, nil
+			return s.existingOrder(ctx, req)
 		case checkIdempotency:
 			return s.replay(ctx, idem, hash)
 		default:
@@ -136,7 +146,7 @@ func (s *Service) replay(ctx context.Context, idem *Idempotency, hash [32]byte) 
 	if err != nil {
 		return CaptureResult{}, err
 	}
-	if string(stored) != string(hash[:]) {
+	if !idem.Matches(stored) {
 		return CaptureResult{}, fmt.Errorf("Idempotency-Key %q was used with a different request body; use a new key for a new request: %w",
 			idem.Key, derrors.Conflict)
 	}
@@ -260,6 +270,8 @@ type draftOrder struct {
 	reserve    reservation
 	loads      []loadRow
 	exceptions []Exception
+	// requestHash is contentHash of the capture request.
+	requestHash []byte
 }
 
 // reservation is a set of reservations to take in one conditional statement.
@@ -385,6 +397,7 @@ func (s *Service) captureOnce(ctx context.Context, actor string, idem *Idempoten
 	if err != nil {
 		return CaptureResult{}, err
 	}
+	d.requestHash = contentHash(req)
 	resp, err := json.Marshal(d.order)
 	if err != nil {
 		return CaptureResult{}, err
@@ -428,12 +441,12 @@ func (s *Service) queueOrder(b *pgx.Batch, d *draftOrder, actor string) {
 	o := d.order
 	b.Queue(`WITH ins AS (
 		INSERT INTO orders (id, channel_id, external_id, status, customer, ship_to, pickup_location_id, service_level,
-			payment_ref, currency, total, promised_by, promise_date, rule_group, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+			payment_ref, currency, total, promised_by, promise_date, rule_group, created_at, updated_at, request_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)
 		ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING 1)
 		SELECT ot_check(EXISTS (SELECT 1 FROM ins), 'duplicate_order')`,
 		o.ID, d.channelID, o.ExternalID, o.Status, o.Customer, o.ShipTo, d.pickupID, o.ServiceLevel, o.PaymentRef,
-		o.Currency, o.Total, o.PromisedBy, o.PromiseDate, o.RuleGroup, o.CreatedAt)
+		o.Currency, o.Total, o.PromisedBy, o.PromiseDate, o.RuleGroup, o.CreatedAt, d.requestHash)
 	n := len(o.Lines)
 	ids, nos, qtys, prices, sts := make([]uuid.UUID, n), make([]int32, n), make([]int32, n), make([]float64, n), make([]string, n)
 	for i, l := range o.Lines {

@@ -3,7 +3,6 @@ package triage
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -171,7 +170,7 @@ func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency
 	}
 	var hash [32]byte
 	if idem != nil {
-		hash = sha256.Sum256(idem.Body)
+		hash = idem.Hash()
 		if res, ok, err := s.replayRecommendation(ctx, idem, hash); ok || err != nil {
 			return res, err
 		}
@@ -244,7 +243,7 @@ func (s *Service) replayRecommendation(ctx context.Context, idem *Idempotency, h
 	if err != nil {
 		return RecommendResult{}, false, err
 	}
-	if !bytes.Equal(stored, hash[:]) {
+	if !idem.Matches(stored) {
 		return RecommendResult{}, false, fmt.Errorf("Idempotency-Key %q was used with a different request body; use a new key for a new request: %w",
 			idem.Key, derrors.Conflict)
 	}

@@ -78,9 +78,12 @@ type FieldError struct {
 	Reason string `json:"reason"`
 }
 
-// ValidationError collects the bad fields of one request. It wraps Invalid.
+// ValidationError collects the bad fields of one request. It wraps Invalid,
+// or Kind when set (e.g. Conflict for a field that clashes with what is
+// stored).
 type ValidationError struct {
 	Fields []FieldError
+	Kind   error
 }
 
 // Add records a bad field.
@@ -104,5 +107,10 @@ func (v *ValidationError) Error() string {
 	return fmt.Sprintf("%d invalid fields, first %s: %s", len(v.Fields), v.Fields[0].Field, v.Fields[0].Reason)
 }
 
-// Unwrap makes a ValidationError an Invalid error.
-func (v *ValidationError) Unwrap() error { return Invalid }
+// Unwrap makes a ValidationError an Invalid error, or its Kind.
+func (v *ValidationError) Unwrap() error {
+	if v.Kind != nil {
+		return v.Kind
+	}
+	return Invalid
+}

@@ -73,6 +73,9 @@ func (e Errors) Render(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &ve):
 		p.Detail = "the request has invalid fields; see fields"
+		if status == http.StatusConflict {
+			p.Detail = "the request conflicts with what is stored; see fields"
+		}
 		p.Fields = ve.Fields
 	case status == http.StatusInternalServerError:
 		p.Detail = "internal error; quote the request id when reporting it"
