@@ -65,9 +65,14 @@ func TestCaptureSameExternalIDDifferentContentConflicts(t *testing.T) {
 		t.Fatalf("same content again = %+v, %v; want the existing order", again.Order.ID, err)
 	}
 	for name, other := range map[string]CaptureRequest{
-		"qty":      order("W-EXT", "A-1", 2),
-		"sku":      order("W-EXT", "B-2", 1),
-		"customer": func() CaptureRequest { r := order("W-EXT", "A-1", 1); r.PromisedBy = &promised; r.Customer.ID = "someone-else"; return r }(),
+		"qty": order("W-EXT", "A-1", 2),
+		"sku": order("W-EXT", "B-2", 1),
+		"customer": func() CaptureRequest {
+			r := order("W-EXT", "A-1", 1)
+			r.PromisedBy = &promised
+			r.Customer.ID = "someone-else"
+			return r
+		}(),
 	} {
 		if name != "customer" {
 			other.PromisedBy = &promised
