@@ -273,10 +273,13 @@ func (m Middleware) Require(roles ...Role) func(http.Handler) http.Handler {
 	}
 }
 
+// joinRoles lists the roles a guard admits, admin last and each once.
 func joinRoles(rs []Role) string {
 	s := make([]string, 0, len(rs)+1)
-	for _, r := range rs {
-		s = append(s, string(r))
+	for _, r := range append(slices.Clone(rs), Admin) {
+		if !slices.Contains(s, string(r)) {
+			s = append(s, string(r))
+		}
 	}
-	return strings.Join(append(s, string(Admin)), ", ")
+	return strings.Join(s, ", ")
 }
