@@ -93,10 +93,13 @@ func checkOrderAction(cc *caseContext, c *Candidate) {
 	c.Check = "order state"
 	switch {
 	case c.Action == rules.ActionRetry:
-		if _, ok := c.Params["step"]; !ok {
+		if !hasParam(c.Params, "step") {
 			c.Params["step"] = firstNonEmpty(cc.exc.Endpoint, cc.exc.Code, cc.exc.Kind)
 		}
-		c.ExpectedEffect = fmt.Sprintf("the failed step (%v) is repeated", c.Params["step"])
+		c.ExpectedEffect = "the failed step is repeated"
+		if hasParam(c.Params, "step") {
+			c.ExpectedEffect = fmt.Sprintf("the failed step (%v) is repeated", c.Params["step"])
+		}
 		if b, ok := c.Params["backoff_seconds"]; ok {
 			c.ExpectedEffect += fmt.Sprintf(" after %v s", b)
 		}
@@ -111,7 +114,7 @@ func checkOrderAction(cc *caseContext, c *Candidate) {
 	value, cur := cc.orderValue(), cc.currency()
 	switch c.Action {
 	case rules.ActionNotify:
-		if _, ok := c.Params["template"]; !ok {
+		if !hasParam(c.Params, "template") {
 			c.Params["template"] = "exception_update"
 		}
 		if ch := cc.channel(); ch != "" {
@@ -123,10 +126,13 @@ func checkOrderAction(cc *caseContext, c *Candidate) {
 		c.Params["amount"], c.Params["currency"], c.Params["kind"] = amount, cur, "credit"
 		c.ExpectedEffect = fmt.Sprintf("a goodwill credit of %.2f %s", amount, cur)
 	case rules.ActionHold:
-		if _, ok := c.Params["hours"]; !ok {
+		if !hasParam(c.Params, "hours") {
 			c.Params["hours"] = 24
 		}
-		c.ExpectedEffect = fmt.Sprintf("the order waits up to %v hours (%v)", c.Params["hours"], c.Params["reason"])
+		c.ExpectedEffect = fmt.Sprintf("the order waits up to %v hours", c.Params["hours"])
+		if reason, ok := c.Params["reason"].(string); ok && reason != "" {
+			c.ExpectedEffect += " (" + reason + ")"
+		}
 	case rules.ActionRelease:
 		c.ExpectedEffect = "the order continues to fulfilment"
 	case rules.ActionRefund:
@@ -142,6 +148,13 @@ func checkOrderAction(cc *caseContext, c *Candidate) {
 	case rules.ActionCancelOrder:
 		c.ExpectedEffect = fmt.Sprintf("the order (%.2f %s) is cancelled and its stock released", value, cur)
 	}
+}
+
+// hasParam reports whether params gives key a value: present, not null and
+// not the empty string.
+func hasParam(params map[string]any, key string) bool {
+	v, ok := params[key]
+	return ok && v != nil && v != ""
 }
 
 // refundAmount is what a refund for the case would pay back: what the
