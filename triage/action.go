@@ -60,6 +60,9 @@ func (s *Service) rankCandidates(ctx context.Context, cc *caseContext, cause Cau
 			if err := s.checkSubstitute(ctx, cc, &c); err != nil {
 				return nil, err
 			}
+		case rules.ActionRelease:
+			checkOrderAction(cc, &c)
+			checkFraudRelease(cc, s.policy().Limits.Fraud, &c)
 		default:
 			checkOrderAction(cc, &c)
 		}
@@ -141,6 +144,22 @@ func checkOrderAction(cc *caseContext, c *Candidate) {
 		c.ExpectedEffect = fmt.Sprintf("%d line(s) cancelled and their reservations released", len(cc.lines))
 	case rules.ActionCancelOrder:
 		c.ExpectedEffect = fmt.Sprintf("the order (%.2f %s) is cancelled and its stock released", value, cur)
+	}
+}
+
+// checkFraudRelease makes releasing a fraud hold infeasible as a fix when
+// the screening put the score above the review band: such an order is
+// released by a person who has looked, never recommended as the fix.
+func checkFraudRelease(cc *caseContext, f rules.FraudLimits, c *Candidate) {
+	if cc.exc.Kind != orchestration.KindFraudReview || !c.Feasible {
+		return
+	}
+	switch band := cc.fraudBand(f); band {
+	case rules.FraudEscalate, rules.FraudCancel:
+		score, _ := cc.fraudScore()
+		c.Feasible, c.Check = false, "fraud band"
+		c.ExpectedEffect = fmt.Sprintf("not offered: fraud score %.2f is in the %s band (review ends at %.2f); a person must clear the order",
+			score, band, f.ReviewHigh)
 	}
 }
 

@@ -86,6 +86,9 @@ type outcome struct {
 	reason   string
 	notes    []string
 	extra    RecommendContext
+	// subStockout is the stockout risk of the substitute the best fix
+	// ships, when it is a substitute.
+	subStockout *Risk
 }
 
 // evaluate computes exc's recommendation and the policy's verdict on it.
@@ -143,6 +146,15 @@ func (s *Service) evaluate(ctx context.Context, exc orchestration.Exception, ext
 			if len(out.cands) > 0 && out.cands[0].Feasible {
 				out.best = &out.cands[0]
 			}
+			if b := out.best; b != nil && b.Action == rules.ActionSubstitute {
+				if sub, ok := b.Params["substitute"].(string); ok {
+					r, err := s.stockoutRisk(ctx, cc.withSKU(sub))
+					if err != nil {
+						return nil, err
+					}
+					out.subStockout = &r
+				}
+			}
 		}
 	}
 	s.decide(cc, out, known)
@@ -178,7 +190,12 @@ func (s *Service) decide(cc *caseContext, out *outcome, known bool) {
 	out.input = rules.DecisionInput{
 		Action: b.Action, Cause: out.cause.Code, Kind: exc.Kind, Channel: cc.channel(), CustomerTier: cc.customerTier(),
 		Confidence: out.cls.Confidence, OrderValue: cc.orderValue(), StockoutRisk: out.risks.Stockout.Probability,
-		DeliveryRisk: out.risks.Delivery.Probability, FraudScore: cc.fraudScore(),
+		DeliveryRisk: out.risks.Delivery.Probability, FraudBand: cc.fraudBand(out.policy.Limits.Fraud),
+	}
+	out.input.FraudScore, _ = cc.fraudScore()
+	if b.Action == rules.ActionSubstitute && out.subStockout != nil {
+		// The guard on substitutes is about the substitute's supply.
+		out.input.StockoutRisk = out.subStockout.Probability
 	}
 	switch b.Action {
 	case rules.ActionRefund:
@@ -223,6 +240,7 @@ type decisionJSON struct {
 	StockoutRisk       float64  `json:"stockout_risk"`
 	DeliveryRisk       float64  `json:"delivery_risk"`
 	FraudScore         float64  `json:"fraud_score"`
+	FraudBand          string   `json:"fraud_band,omitempty"`
 	Auto               bool     `json:"auto"`
 	Threshold          float64  `json:"threshold"`
 	GuardsFailed       []string `json:"guards_failed,omitempty"`
@@ -239,7 +257,7 @@ func (out *outcome) inputsJSON() ([]byte, error) {
 		in["policy"] = decisionJSON{Action: i.Action, Cause: i.Cause, Kind: i.Kind, Channel: i.Channel,
 			CustomerTier: i.CustomerTier, Confidence: i.Confidence, OrderValue: i.OrderValue, RefundAmount: i.RefundAmount,
 			CompensationAmount: i.CompensationAmount, StockoutRisk: i.StockoutRisk, DeliveryRisk: i.DeliveryRisk,
-			FraudScore: i.FraudScore, Auto: d.Auto, Threshold: d.Threshold, GuardsFailed: d.GuardsFailed, Reason: d.Reason}
+			FraudScore: i.FraudScore, FraudBand: i.FraudBand, Auto: d.Auto, Threshold: d.Threshold, GuardsFailed: d.GuardsFailed, Reason: d.Reason}
 	}
 	if len(out.notes) > 0 {
 		in["notes"] = out.notes
