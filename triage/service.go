@@ -11,6 +11,7 @@
 package triage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -98,6 +99,10 @@ type Config struct {
 	// 0.69 or more, those whose phrasing is new mostly at 0.40–0.60, where
 	// the vote is right only about 60% of the time.
 	MinSimilarity float64
+	// DedupeWindow is how long after its last report an open case absorbs
+	// repeated reports of its problem (POST /v1/recommendations); 0 means
+	// 24 hours.
+	DedupeWindow time.Duration
 }
 
 // Service is the triage pipeline over one database.
@@ -114,6 +119,8 @@ type Service struct {
 	ef      int
 	far     float64
 	minSim  float64
+	// dedupeWindow is Config.DedupeWindow.
+	dedupeWindow time.Duration
 
 	mu      sync.RWMutex
 	indexed map[string]bool // "table model" pairs whose HNSW index exists
@@ -151,7 +158,7 @@ func NewService(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 		pool: pool, core: cfg.Core, emb: cfg.Embedder, policy: cfg.Policy, applier: cfg.Applier,
 		log: cfg.Log, now: cfg.Now, baseURL: cfg.BaseURL, vote: vote,
 		ef: orDefault(cfg.EfSearch, 40), far: orDefaultF(cfg.FarDistance, 0.5), minSim: orDefaultF(cfg.MinSimilarity, 0.65),
-		indexed: map[string]bool{},
+		indexed: map[string]bool{}, dedupeWindow: cmp.Or(cfg.DedupeWindow, defaultDedupeWindow),
 	}
 	s.cls = untrainedClassifier(cfg.Embedder.Model())
 	return s, nil
