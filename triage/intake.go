@@ -89,6 +89,8 @@ type outcome struct {
 	// subStockout is the stockout risk of the substitute the best fix
 	// ships, when it is a substitute.
 	subStockout *Risk
+	// unknown says why the cause is unknown, when it is.
+	unknown string
 }
 
 // evaluate computes exc's recommendation and the policy's verdict on it.
@@ -127,6 +129,10 @@ func (s *Service) evaluate(ctx context.Context, exc orchestration.Exception, ext
 		if out.cls, err = s.classify(ctx, vec, exc.Kind); err != nil {
 			return nil, err
 		}
+		if note := s.outOfDistribution(&out.cls, exc.Code+" "+exc.Message); note != "" {
+			out.notes = append(out.notes, note)
+			out.unknown = note
+		}
 	}
 	if out.risks.Stockout, err = s.stockoutRisk(ctx, cc); err != nil {
 		return nil, err
@@ -141,6 +147,9 @@ func (s *Service) evaluate(ctx context.Context, exc orchestration.Exception, ext
 		}
 		if known {
 			if out.cands, err = s.rankCandidates(ctx, cc, out.cause); err != nil {
+				return nil, err
+			}
+			if err := s.checkState(ctx, exc, out.cands); err != nil {
 				return nil, err
 			}
 			if len(out.cands) > 0 && out.cands[0].Feasible {
@@ -174,6 +183,9 @@ func (s *Service) decide(cc *caseContext, out *outcome, known bool) {
 		return
 	case out.cls.Cause == "":
 		out.reason = fmt.Sprintf("no labelled example of kind %s for model %s: a person must classify it", exc.Kind, s.emb.Model())
+		return
+	case out.unknown != "":
+		out.reason = out.unknown + ": a person must classify it"
 		return
 	case !known:
 		out.reason = fmt.Sprintf("cause %s is no longer active", out.cls.Cause)
@@ -250,7 +262,7 @@ type decisionJSON struct {
 func (out *outcome) inputsJSON() ([]byte, error) {
 	in := map[string]any{"text": out.text, "search": out.cls.Search, "classification": map[string]any{
 		"cause": out.cls.Cause, "score": out.cls.Score, "confidence": out.cls.Confidence,
-		"top_similarity": out.cls.TopSimilarity, "votes": out.cls.Votes,
+		"top_similarity": out.cls.TopSimilarity, "nearness": out.cls.Nearness, "support": out.cls.Support, "votes": out.cls.Votes,
 	}}
 	if out.decision != nil {
 		i, d := out.input, out.decision

@@ -68,6 +68,16 @@ type Validator interface {
 	Validate(cmd Command) error
 }
 
+// A StateValidator is an Applier that can also say, without applying
+// anything, whether it would refuse a command in the order's current state
+// (a retry of a step the order has left, a reroute of a shipped order).
+// Triage asks for each fix it would offer, best first: a fix that would be
+// refused is kept as an alternative marked infeasible with the refusal,
+// and the next one is offered instead.
+type StateValidator interface {
+	ValidateState(ctx context.Context, cmd Command) error
+}
+
 // Config is what a Service needs besides its pool.
 type Config struct {
 	// Core is the orchestration core, for orders and their sourcing plans.
@@ -127,8 +137,9 @@ type Service struct {
 	cls     classifier      // calibration in force for the embedder's model
 	risk    riskModels      // trained risk models, when any
 	causes  map[string]Cause
-	zones   sync.Map // time zone name → *time.Location
-	kinds   sync.Map // "model kind" pairs that have examples
+	vocab   map[string]bool // the library's content words (loadVocabulary)
+	zones   sync.Map        // time zone name → *time.Location
+	kinds   sync.Map        // "model kind" pairs that have examples
 }
 
 // NewService returns a triage service over pool. It does no I/O; call
