@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -79,6 +80,10 @@ type GuardEnv struct {
 	StockoutRisk       float64 `expr:"stockout_risk"`
 	DeliveryRisk       float64 `expr:"delivery_risk"`
 	FraudScore         float64 `expr:"fraud_score"`
+	// FraudBand is the screening's band of the score: accept, review,
+	// escalate or cancel (limits.fraud), or unknown for a fraud review
+	// whose score was not reported.
+	FraudBand string `expr:"fraud_band"`
 	// RefundLimit is limits.refund.auto_approve_max.
 	RefundLimit float64 `expr:"refund_limit"`
 	// CompensationLimit is the compensation limit for the customer's tier.
@@ -99,6 +104,9 @@ type DecisionInput struct {
 	StockoutRisk       float64
 	DeliveryRisk       float64
 	FraudScore         float64
+	// FraudBand is the screening's verdict for the score; when empty it is
+	// the policy's band of FraudScore.
+	FraudBand string
 }
 
 // Decision is the policy's answer for one DecisionInput.
@@ -180,6 +188,7 @@ func (p *Policy) guardEnv(in DecisionInput) GuardEnv {
 		StockoutRisk:       in.StockoutRisk,
 		DeliveryRisk:       in.DeliveryRisk,
 		FraudScore:         in.FraudScore,
+		FraudBand:          cmp.Or(in.FraudBand, p.Limits.Fraud.Verdict(in.FraudScore)),
 		RefundLimit:        p.Limits.Refund.AutoApproveMax,
 		CompensationLimit:  p.Limits.CompensationLimit(in.CustomerTier),
 	}

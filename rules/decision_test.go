@@ -68,7 +68,16 @@ func TestEvaluateDefaultPolicy(t *testing.T) {
 		wantFailed []string
 	}{
 		{DecisionInput{Action: "notify", Cause: "carrier_delay", Confidence: 0.75, OrderValue: 120}, true, nil},
-		{DecisionInput{Action: "reroute", Confidence: 0.9, OrderValue: 80, StockoutRisk: 0.7}, false, []string{"substitute_low_stockout_risk"}},
+		// The substitute guard is about substitutes: a reroute away from a
+		// short location is not held back by that location's stockout risk.
+		{DecisionInput{Action: "reroute", Confidence: 0.9, OrderValue: 80, StockoutRisk: 0.7}, true, nil},
+		{DecisionInput{Action: "substitute", Confidence: 0.95, OrderValue: 80, StockoutRisk: 0.7}, false, []string{"substitute_low_stockout_risk"}},
+		// Release of a fraud hold: automatic only up to the review band.
+		{DecisionInput{Action: "release", Kind: "fraud_review", Confidence: 0.95, FraudScore: 0.5}, true, nil},
+		{DecisionInput{Action: "release", Kind: "fraud_review", Confidence: 0.95, FraudScore: 0.8}, false, []string{"no_release_above_fraud_review"}},
+		{DecisionInput{Action: "release", Kind: "fraud_review", Confidence: 0.99, FraudScore: 0.95}, false, []string{"no_release_above_fraud_review"}},
+		{DecisionInput{Action: "release", Kind: "fraud_review", Confidence: 0.99, FraudScore: 0.1, FraudBand: "escalate"}, false, []string{"no_release_above_fraud_review"}},
+		{DecisionInput{Action: "release", Kind: "fraud_review", Confidence: 0.99, FraudBand: "unknown"}, false, []string{"no_release_above_fraud_review"}},
 		{DecisionInput{Action: "compensate", Confidence: 0.95, CustomerTier: "standard", CompensationAmount: 12}, false, []string{"compensation_within_limit"}},
 		{DecisionInput{Action: "compensate", Confidence: 0.95, CustomerTier: "gold", CompensationAmount: 12}, true, nil},
 		{DecisionInput{Action: "split", Confidence: 0.99, CustomerTier: "vip"}, false, []string{"vip_customers_reviewed"}},

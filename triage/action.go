@@ -2,6 +2,7 @@ package triage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/orchestration"
 	"github.com/omnitriage/omnitriage/rules"
 )
@@ -60,6 +62,9 @@ func (s *Service) rankCandidates(ctx context.Context, cc *caseContext, cause Cau
 			if err := s.checkSubstitute(ctx, cc, &c); err != nil {
 				return nil, err
 			}
+		case rules.ActionRelease:
+			checkOrderAction(cc, &c)
+			checkFraudRelease(cc, s.policy().Limits.Fraud, &c)
 		default:
 			checkOrderAction(cc, &c)
 		}
@@ -75,6 +80,47 @@ func (s *Service) rankCandidates(ctx context.Context, cc *caseContext, cause Cau
 		return 0
 	})
 	return out, nil
+}
+
+// checkState asks the applier, best first, whether the core would accept
+// each feasible fix in the order's current state, until one passes. A fix
+// the core would refuse is marked infeasible with the refusal, and the
+// candidates are ranked again, so the one offered is one the core accepts;
+// when none is, the case goes to a person saying why.
+func (s *Service) checkState(ctx context.Context, exc orchestration.Exception, cands []Candidate) error {
+	sv, ok := s.applier.(StateValidator)
+	if !ok || exc.OrderID == nil {
+		return nil
+	}
+	refused := false
+	for i := range cands {
+		c := &cands[i]
+		if !c.Feasible {
+			continue
+		}
+		err := sv.ValidateState(ctx, Command{ID: "whatif", ExceptionID: exc.ID, OrderID: exc.OrderID, Action: c.Action,
+			Params: c.Params, Actor: "triage:check"})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, derrors.Conflict) && !errors.Is(err, derrors.Invalid) && !errors.Is(err, derrors.NotFound) {
+			return fmt.Errorf("checking %s against the order's state: %w", c.Action, err)
+		}
+		c.Feasible, c.Check, refused = false, "core what-if in the order's current state", true
+		c.ExpectedEffect = "nothing: the core would refuse it now (" + err.Error() + ")"
+	}
+	if refused {
+		slices.SortStableFunc(cands, func(a, b Candidate) int {
+			switch {
+			case a.Feasible && !b.Feasible:
+				return -1
+			case !a.Feasible && b.Feasible:
+				return 1
+			}
+			return 0
+		})
+	}
+	return nil
 }
 
 // needsLines reports whether action works on order lines.
@@ -155,6 +201,22 @@ func checkOrderAction(cc *caseContext, c *Candidate) {
 func hasParam(params map[string]any, key string) bool {
 	v, ok := params[key]
 	return ok && v != nil && v != ""
+}
+
+// checkFraudRelease makes releasing a fraud hold infeasible as a fix when
+// the screening put the score above the review band: such an order is
+// released by a person who has looked, never recommended as the fix.
+func checkFraudRelease(cc *caseContext, f rules.FraudLimits, c *Candidate) {
+	if cc.exc.Kind != orchestration.KindFraudReview || !c.Feasible {
+		return
+	}
+	switch band := cc.fraudBand(f); band {
+	case rules.FraudEscalate, rules.FraudCancel:
+		score, _ := cc.fraudScore()
+		c.Feasible, c.Check = false, "fraud band"
+		c.ExpectedEffect = fmt.Sprintf("not offered: fraud score %.2f is in the %s band (review ends at %.2f); a person must clear the order",
+			score, band, f.ReviewHigh)
+	}
 }
 
 // refundAmount is what a refund for the case would pay back: what the

@@ -34,10 +34,17 @@ type Classification struct {
 	Cause string `json:"cause"`
 	// Score is the cause's share of the similarity-weighted vote.
 	Score float64 `json:"score"`
-	// Confidence is Score calibrated: the probability that Cause is right.
+	// Confidence is Score calibrated, the probability that Cause is right
+	// among the known causes, scaled down by how unlike the known examples
+	// the exception is.
 	Confidence float64 `json:"confidence"`
 	// TopSimilarity is the cosine similarity of the nearest example.
 	TopSimilarity float64 `json:"top_similarity"`
+	// Nearness and Support are the out-of-distribution factors Confidence
+	// was scaled by (see outOfDistribution): 1 for an exception like the
+	// known examples, 0 for one unlike all of them.
+	Nearness float64 `json:"nearness"`
+	Support  float64 `json:"support"`
 	// Votes is every cause's share of the vote.
 	Votes      map[string]float64 `json:"votes"`
 	Neighbours []Neighbour        `json:"neighbours"`

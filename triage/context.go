@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -214,12 +216,52 @@ func (cc *caseContext) currency() string {
 	return cc.extra.Currency
 }
 
-func (cc *caseContext) fraudScore() float64 {
+// fraudScore is the screening's score: what the reporter says, else the
+// payload's (the core's fraud_review carries it as "score"), else the score
+// the message quotes ("fraud score 0.83"). ok is false when none is known.
+func (cc *caseContext) fraudScore() (score float64, ok bool) {
 	if cc.extra.FraudScore != nil {
-		return *cc.extra.FraudScore
+		return *cc.extra.FraudScore, true
 	}
-	v, _ := cc.payloadNumber("fraud_score", "risk_score")
-	return v
+	if v, ok := cc.payloadNumber("fraud_score", "risk_score", "score"); ok && v >= 0 && v <= 1 {
+		return v, true
+	}
+	if cc.exc.Kind == orchestration.KindFraudReview {
+		if m := scoreInMessage.FindStringSubmatch(cc.exc.Message); m != nil {
+			if v, err := strconv.ParseFloat(m[1], 64); err == nil && v <= 1 {
+				return v, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// scoreInMessage finds a 0-1 score quoted in a message ("fraud score 0.83",
+// "Risk score 0.91").
+var scoreInMessage = regexp.MustCompile(`(?i)\bscore[:= ]+(0(?:\.\d+)?|1(?:\.0+)?)\b`)
+
+// fraudBand is the fraud band the guards see: the policy's band of the
+// score, or the screening's own verdict where that is the higher; unknown
+// for a fraud review without a score; accept for other exceptions without
+// one.
+func (cc *caseContext) fraudBand(f rules.FraudLimits) string {
+	bands := []string{rules.FraudAccept, rules.FraudReview, rules.FraudEscalate, rules.FraudCancel}
+	band := -1
+	if v, ok := cc.fraudScore(); ok {
+		band = slices.Index(bands, f.Verdict(v))
+	}
+	for _, k := range []string{"verdict", "fraud_band"} {
+		if v, ok := cc.payload[k].(string); ok {
+			band = max(band, slices.Index(bands, v))
+		}
+	}
+	switch {
+	case band >= 0:
+		return bands[band]
+	case cc.exc.Kind == orchestration.KindFraudReview:
+		return "unknown"
+	}
+	return rules.FraudAccept
 }
 
 // stockoutRisk scores the chance that the exception's SKU cannot be
@@ -441,4 +483,19 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// withSKU is cc as it would be with sku shipped instead of cc's SKU, from
+// anywhere in the network: the context of a substitute's stockout risk.
+func (cc *caseContext) withSKU(sku string) *caseContext {
+	c := *cc
+	c.sku, c.location = sku, ""
+	c.lines = make([]orchestration.Line, len(cc.lines))
+	for i, l := range cc.lines {
+		if l.SKU == cc.sku {
+			l.SKU = sku
+		}
+		c.lines[i] = l
+	}
+	return &c
 }

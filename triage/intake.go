@@ -86,6 +86,11 @@ type outcome struct {
 	reason   string
 	notes    []string
 	extra    RecommendContext
+	// subStockout is the stockout risk of the substitute the best fix
+	// ships, when it is a substitute.
+	subStockout *Risk
+	// unknown says why the cause is unknown, when it is.
+	unknown string
 }
 
 // evaluate computes exc's recommendation and the policy's verdict on it.
@@ -124,6 +129,10 @@ func (s *Service) evaluate(ctx context.Context, exc orchestration.Exception, ext
 		if out.cls, err = s.classify(ctx, vec, exc.Kind); err != nil {
 			return nil, err
 		}
+		if note := s.outOfDistribution(&out.cls, exc.Code+" "+exc.Message); note != "" {
+			out.notes = append(out.notes, note)
+			out.unknown = note
+		}
 	}
 	if out.risks.Stockout, err = s.stockoutRisk(ctx, cc); err != nil {
 		return nil, err
@@ -140,8 +149,20 @@ func (s *Service) evaluate(ctx context.Context, exc orchestration.Exception, ext
 			if out.cands, err = s.rankCandidates(ctx, cc, out.cause); err != nil {
 				return nil, err
 			}
+			if err := s.checkState(ctx, exc, out.cands); err != nil {
+				return nil, err
+			}
 			if len(out.cands) > 0 && out.cands[0].Feasible {
 				out.best = &out.cands[0]
+			}
+			if b := out.best; b != nil && b.Action == rules.ActionSubstitute {
+				if sub, ok := b.Params["substitute"].(string); ok {
+					r, err := s.stockoutRisk(ctx, cc.withSKU(sub))
+					if err != nil {
+						return nil, err
+					}
+					out.subStockout = &r
+				}
 			}
 		}
 	}
@@ -163,6 +184,9 @@ func (s *Service) decide(cc *caseContext, out *outcome, known bool) {
 	case out.cls.Cause == "":
 		out.reason = fmt.Sprintf("no labelled example of kind %s for model %s: a person must classify it", exc.Kind, s.emb.Model())
 		return
+	case out.unknown != "":
+		out.reason = out.unknown + ": a person must classify it"
+		return
 	case !known:
 		out.reason = fmt.Sprintf("cause %s is no longer active", out.cls.Cause)
 		return
@@ -178,7 +202,12 @@ func (s *Service) decide(cc *caseContext, out *outcome, known bool) {
 	out.input = rules.DecisionInput{
 		Action: b.Action, Cause: out.cause.Code, Kind: exc.Kind, Channel: cc.channel(), CustomerTier: cc.customerTier(),
 		Confidence: out.cls.Confidence, OrderValue: cc.orderValue(), StockoutRisk: out.risks.Stockout.Probability,
-		DeliveryRisk: out.risks.Delivery.Probability, FraudScore: cc.fraudScore(),
+		DeliveryRisk: out.risks.Delivery.Probability, FraudBand: cc.fraudBand(out.policy.Limits.Fraud),
+	}
+	out.input.FraudScore, _ = cc.fraudScore()
+	if b.Action == rules.ActionSubstitute && out.subStockout != nil {
+		// The guard on substitutes is about the substitute's supply.
+		out.input.StockoutRisk = out.subStockout.Probability
 	}
 	switch b.Action {
 	case rules.ActionRefund:
@@ -223,6 +252,7 @@ type decisionJSON struct {
 	StockoutRisk       float64  `json:"stockout_risk"`
 	DeliveryRisk       float64  `json:"delivery_risk"`
 	FraudScore         float64  `json:"fraud_score"`
+	FraudBand          string   `json:"fraud_band,omitempty"`
 	Auto               bool     `json:"auto"`
 	Threshold          float64  `json:"threshold"`
 	GuardsFailed       []string `json:"guards_failed,omitempty"`
@@ -232,14 +262,14 @@ type decisionJSON struct {
 func (out *outcome) inputsJSON() ([]byte, error) {
 	in := map[string]any{"text": out.text, "search": out.cls.Search, "classification": map[string]any{
 		"cause": out.cls.Cause, "score": out.cls.Score, "confidence": out.cls.Confidence,
-		"top_similarity": out.cls.TopSimilarity, "votes": out.cls.Votes,
+		"top_similarity": out.cls.TopSimilarity, "nearness": out.cls.Nearness, "support": out.cls.Support, "votes": out.cls.Votes,
 	}}
 	if out.decision != nil {
 		i, d := out.input, out.decision
 		in["policy"] = decisionJSON{Action: i.Action, Cause: i.Cause, Kind: i.Kind, Channel: i.Channel,
 			CustomerTier: i.CustomerTier, Confidence: i.Confidence, OrderValue: i.OrderValue, RefundAmount: i.RefundAmount,
 			CompensationAmount: i.CompensationAmount, StockoutRisk: i.StockoutRisk, DeliveryRisk: i.DeliveryRisk,
-			FraudScore: i.FraudScore, Auto: d.Auto, Threshold: d.Threshold, GuardsFailed: d.GuardsFailed, Reason: d.Reason}
+			FraudScore: i.FraudScore, FraudBand: i.FraudBand, Auto: d.Auto, Threshold: d.Threshold, GuardsFailed: d.GuardsFailed, Reason: d.Reason}
 	}
 	if len(out.notes) > 0 {
 		in["notes"] = out.notes

@@ -99,6 +99,10 @@ func sameException(stored, e orchestration.Exception) bool {
 type RecommendRequest struct {
 	Exception orchestration.Exception `json:"exception"`
 	Context   *RecommendContext       `json:"context,omitempty"`
+	// Mode is create (the default: the exception and its case are stored,
+	// and the fix may be applied) or dry_run (the answer only: nothing is
+	// stored or applied).
+	Mode string `json:"mode,omitempty"`
 }
 
 // Recommendation is the answer to an orchestrator: the cause, the risks,
@@ -121,6 +125,14 @@ type Recommendation struct {
 	Alternatives   []Candidate    `json:"alternatives"`
 	Result         *Result        `json:"result,omitempty"`
 	Versions       Versions       `json:"versions"`
+	// Mode is dry_run for a dry run, whose decision is dry_run, whose
+	// WouldDecide is what a real request would have decided, and whose
+	// case_id is the nil UUID: no case exists.
+	Mode        string `json:"mode,omitempty"`
+	WouldDecide string `json:"would_decide,omitempty"`
+	// Occurrences counts the reports of the case's problem when this one
+	// was a repeat answered with the open case of the first.
+	Occurrences int `json:"occurrences,omitempty"`
 }
 
 // recommendationOf is the orchestrator's view of a case.
@@ -165,8 +177,24 @@ func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency
 	if req.Context != nil {
 		req.Context.validate(v, "context.")
 	}
+	if req.Mode != "" && req.Mode != ModeCreate && req.Mode != ModeDryRun {
+		v.Add("mode", "want %s or %s", ModeCreate, ModeDryRun)
+	}
 	if err := v.Err(); err != nil {
 		return RecommendResult{}, err
+	}
+	if req.Mode == ModeDryRun {
+		// No idempotency key is read or stored: a dry run has no effect
+		// to repeat.
+		e := req.Exception
+		if err := s.prepareException(&e, actor); err != nil {
+			return RecommendResult{}, err
+		}
+		var extra RecommendContext
+		if req.Context != nil {
+			extra = *req.Context
+		}
+		return s.dryRun(ctx, e, extra)
 	}
 	var hash [32]byte
 	if idem != nil {
@@ -183,10 +211,56 @@ func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency
 	if req.Context != nil {
 		extra = *req.Context
 	}
-	out, evalErr := s.evaluate(ctx, e, extra)
+	// A repeated report of a problem whose case is open is answered with
+	// that case, without triaging it again.
+	key := dedupeKey(e)
 	var res RecommendResult
+	if _, ok, err := s.openDuplicate(ctx, s.pool, key); err != nil {
+		return RecommendResult{}, err
+	} else if ok {
+		var found bool
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if err := lockDedupe(ctx, tx, key); err != nil {
+				return err
+			}
+			id, ok, err := s.openDuplicate(ctx, tx, key)
+			if err != nil || !ok {
+				return err
+			}
+			found = true
+			res, err = s.answerDuplicate(ctx, tx, id, e, actor, idem, hash[:])
+			return err
+		})
+		switch {
+		case errors.Is(err, errLostRace):
+			res, _, err := s.replayRecommendation(ctx, idem, hash)
+			return res, err
+		case err != nil:
+			return RecommendResult{}, err
+		case found:
+			return res, nil
+		}
+	}
+	out, evalErr := s.evaluate(ctx, e, extra)
 	var caseID uuid.UUID
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	dup := false
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (txErr error) {
+		if err := lockDedupe(ctx, tx, key); err != nil {
+			return err
+		}
+		if id, ok, err := s.openDuplicate(ctx, tx, key); err != nil {
+			return err
+		} else if ok {
+			dup = true
+			res, err = s.answerDuplicate(ctx, tx, id, e, actor, idem, hash[:])
+			return err
+		}
+		// The new case carries the problem's key for the next report.
+		defer func() {
+			if txErr == nil {
+				_, txErr = tx.Exec(ctx, `UPDATE cases SET dedupe_key = $1 WHERE exception_id = $2`, key, e.ID)
+			}
+		}()
 		if evalErr == nil && out.status != StatusAutoApplied {
 			rec, body, created, err := s.insertTriaged(ctx, tx, e, extra, idem, hash[:], out)
 			if err != nil || created {
@@ -217,6 +291,8 @@ func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency
 		return res, err
 	case err != nil:
 		return RecommendResult{}, err
+	case dup:
+		return res, nil
 	case evalErr != nil:
 		s.recordFailure(ctx, caseID, evalErr)
 		return RecommendResult{}, fmt.Errorf("triage failed; the case stays open and is retried in the background, and a retry of this request returns it: %w",

@@ -11,6 +11,7 @@
 package triage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +68,16 @@ type Validator interface {
 	Validate(cmd Command) error
 }
 
+// A StateValidator is an Applier that can also say, without applying
+// anything, whether it would refuse a command in the order's current state
+// (a retry of a step the order has left, a reroute of a shipped order).
+// Triage asks for each fix it would offer, best first: a fix that would be
+// refused is kept as an alternative marked infeasible with the refusal,
+// and the next one is offered instead.
+type StateValidator interface {
+	ValidateState(ctx context.Context, cmd Command) error
+}
+
 // Config is what a Service needs besides its pool.
 type Config struct {
 	// Core is the orchestration core, for orders and their sourcing plans.
@@ -98,6 +109,10 @@ type Config struct {
 	// 0.69 or more, those whose phrasing is new mostly at 0.40–0.60, where
 	// the vote is right only about 60% of the time.
 	MinSimilarity float64
+	// DedupeWindow is how long after its last report an open case absorbs
+	// repeated reports of its problem (POST /v1/recommendations); 0 means
+	// 24 hours.
+	DedupeWindow time.Duration
 }
 
 // Service is the triage pipeline over one database.
@@ -114,14 +129,17 @@ type Service struct {
 	ef      int
 	far     float64
 	minSim  float64
+	// dedupeWindow is Config.DedupeWindow.
+	dedupeWindow time.Duration
 
 	mu      sync.RWMutex
 	indexed map[string]bool // "table model" pairs whose HNSW index exists
 	cls     classifier      // calibration in force for the embedder's model
 	risk    riskModels      // trained risk models, when any
 	causes  map[string]Cause
-	zones   sync.Map // time zone name → *time.Location
-	kinds   sync.Map // "model kind" pairs that have examples
+	vocab   map[string]bool // the library's content words (loadVocabulary)
+	zones   sync.Map        // time zone name → *time.Location
+	kinds   sync.Map        // "model kind" pairs that have examples
 }
 
 // NewService returns a triage service over pool. It does no I/O; call
@@ -151,7 +169,7 @@ func NewService(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 		pool: pool, core: cfg.Core, emb: cfg.Embedder, policy: cfg.Policy, applier: cfg.Applier,
 		log: cfg.Log, now: cfg.Now, baseURL: cfg.BaseURL, vote: vote,
 		ef: orDefault(cfg.EfSearch, 40), far: orDefaultF(cfg.FarDistance, 0.5), minSim: orDefaultF(cfg.MinSimilarity, 0.65),
-		indexed: map[string]bool{},
+		indexed: map[string]bool{}, dedupeWindow: cmp.Or(cfg.DedupeWindow, defaultDedupeWindow),
 	}
 	s.cls = untrainedClassifier(cfg.Embedder.Model())
 	return s, nil

@@ -160,7 +160,7 @@ func (s *Service) SimulatePolicy(ctx context.Context, proposed *rules.Policy, si
 		di := rules.DecisionInput{Action: in.Action, Cause: in.Cause, Kind: in.Kind, Channel: in.Channel,
 			CustomerTier: in.CustomerTier, Confidence: in.Confidence, OrderValue: in.OrderValue, RefundAmount: in.RefundAmount,
 			CompensationAmount: in.CompensationAmount, StockoutRisk: in.StockoutRisk, DeliveryRisk: in.DeliveryRisk,
-			FraudScore: in.FraudScore}
+			FraudScore: in.FraudScore, FraudBand: in.FraudBand}
 		near := topSim >= s.minSim
 		dCur, dNew := current.Evaluate(di), proposed.Evaluate(di)
 		r := replayed{id: id, action: in.Action, cause: in.Cause, current: dCur.Auto && near, proposed: dNew.Auto && near,

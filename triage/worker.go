@@ -273,6 +273,9 @@ func (s *Service) storeAllVectors(ctx context.Context) {
 // on the model's examples as they are now (reviews added some, a seed
 // changed), and loads the newest one when another process fitted it.
 func (s *Service) refit(ctx context.Context) error {
+	if err := s.loadVocabulary(ctx); err != nil {
+		return err
+	}
 	var version string
 	err := s.pool.QueryRow(ctx, `
 		WITH now AS (SELECT count(*) AS n, coalesce(max(example_id), 0) AS last FROM example_embeddings WHERE model = $1)

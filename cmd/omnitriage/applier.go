@@ -46,6 +46,20 @@ func (c coreApplier) Validate(cmd triage.Command) error {
 	return err
 }
 
+// ValidateState says whether the core would accept the fix in the order's
+// current state (a retry of a step the order is no longer in, a reroute of
+// a shipped order are refused), by running the core command in a
+// transaction that is rolled back. A refund is checked as far as Validate
+// checks it.
+func (c coreApplier) ValidateState(ctx context.Context, cmd triage.Command) error {
+	oc, refund, err := coreCommand(cmd)
+	if err != nil || refund != uuid.Nil {
+		return err
+	}
+	oc.ID = "whatif:" + uuid.NewString()
+	return c.orch.CheckCommand(ctx, cmd.Actor, oc)
+}
+
 // coreCommand maps a fix to the core command that carries it out, or, for
 // a refund, to the return whose refund is approved.
 func coreCommand(cmd triage.Command) (_ orchestration.Command, refund uuid.UUID, _ error) {

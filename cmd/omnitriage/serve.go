@@ -93,7 +93,9 @@ type app struct {
 // newApp wires the service's packages onto one router.
 func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *prometheus.Registry) (*app, error) {
 	a := &app{cfg: cfg, log: log, pool: pool, reg: reg, errs: web.Errors{Log: log}}
-	a.keys = auth.NewStore(pool, 30*time.Second, nil)
+	// A short cache as a backstop; revocations reach it at once through
+	// the listener startBackground starts.
+	a.keys = auth.NewStore(pool, 5*time.Second, nil)
 	pol, err := loadPolicy(cfg)
 	if err != nil {
 		return nil, err
@@ -190,8 +192,13 @@ func loadPolicy(cfg config.Config) (*rules.Policy, error) {
 
 // startBackground runs the periodic work: expiring holds.
 func (a *app) startBackground(ctx context.Context) error {
+	stopKeys, err := a.keys.StartListener(ctx, a.log)
+	if err != nil {
+		return err
+	}
+	a.closers = append(a.closers, stopKeys)
 	c := cron.New(cron.WithLogger(cron.DiscardLogger))
-	_, err := c.AddFunc("@every 15s", func() {
+	_, err = c.AddFunc("@every 15s", func() {
 		n, err := a.orch.ExpireHolds(ctx, 1000)
 		if err != nil {
 			a.log.Error("expiring holds", "err", err)

@@ -68,14 +68,26 @@ type Key struct {
 }
 
 // Store keeps API keys in PostgreSQL, with a short-lived cache of lookups.
+// With a listener started (StartListener), a key revoked by any process is
+// dropped from this cache before Revoke returns there.
 type Store struct {
 	pool *pgxpool.Pool
 	ttl  time.Duration
 	now  func() time.Time
 
-	mu      sync.Mutex
-	cache   map[[32]byte]cached
-	lookups singleflight.Group // by secret hash
+	mu    sync.Mutex
+	cache map[[32]byte]cached
+	// gen counts invalidations of the cache. A lookup caches its answer
+	// only if gen has not moved while it ran, so an answer read before a
+	// revocation is never cached after the revocation dropped the key; and
+	// it is part of the singleflight key, so a request after an
+	// invalidation never joins a lookup that started before it.
+	gen uint64
+	// listening is set once a listener is started; live while its
+	// connection is up. A listening store whose connection is down caches
+	// nothing: it cannot hear revocations.
+	listening, live bool
+	lookups         singleflight.Group // by secret hash and gen
 }
 
 type cached struct {
@@ -83,8 +95,9 @@ type cached struct {
 	expires time.Time
 }
 
-// NewStore returns a Store. Lookups are cached for ttl; a key revoked by
-// another process stops working within ttl (at once in this one).
+// NewStore returns a Store. Lookups are cached for ttl. A key revoked in this
+// process stops working at once; one revoked by another process stops at once
+// when StartListener runs, else within ttl.
 func NewStore(pool *pgxpool.Pool, ttl time.Duration, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
@@ -139,24 +152,44 @@ func (s *Store) List(ctx context.Context) (_ []Key, err error) {
 	})
 }
 
-// Revoke ends a key at once.
+// Revoke ends a key at once: it returns when every instance whose revocation
+// listener is connected has dropped the key from its cache, so the first
+// request after it returns is refused everywhere. If a listener does not
+// confirm within a few seconds, the key is still revoked and Revoke says so
+// with an Unavailable error: that instance refuses it within its cache ttl.
 func (s *Store) Revoke(ctx context.Context, id int64) (err error) {
-	defer derrors.Wrap(&err, "auth.Revoke(%d)", id)
-	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, id)
+	defer derrors.Wrap(&err, "revoking key %d", id)
+	var gen int64
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("no active key with id %d (see `omnitriage apikey list`): %w", id, derrors.NotFound)
+		}
+		// The notification is delivered when the transaction commits, and
+		// only then: a listener never drops a key that is still active.
+		return tx.QueryRow(ctx, `SELECT g, pg_notify($2, $1::bigint::text || ' ' || g::text) IS NULL
+			FROM (SELECT nextval('api_key_revocations') AS g) n`, id, revokedChannel).Scan(&gen, new(bool))
+	})
 	if err != nil {
 		return err
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("no active key with id %d: %w", id, derrors.NotFound)
-	}
+	s.forget(id)
+	return s.awaitListeners(ctx, gen)
+}
+
+// forget drops key id from the cache (every key if id is 0).
+func (s *Store) forget(id int64) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
 	for h, c := range s.cache {
-		if c.p.KeyID == id {
+		if id == 0 || c.p.KeyID == id {
 			delete(s.cache, h)
 		}
 	}
-	s.mu.Unlock()
-	return nil
 }
 
 // Authenticate finds the active key whose secret is given.
@@ -168,6 +201,7 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (_ Principal, e
 	now := s.now()
 	s.mu.Lock()
 	c, ok := s.cache[h]
+	gen := s.gen
 	s.mu.Unlock()
 	if ok && now.Before(c.expires) {
 		return c.p, nil
@@ -176,7 +210,7 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (_ Principal, e
 	// the requests arriving meanwhile wait for that lookup instead of each
 	// updating the key's row in turn (a convoy that held requests ~100 ms
 	// at 200 requests/s).
-	v, err, _ := s.lookups.Do(string(h[:]), func() (any, error) {
+	v, err, _ := s.lookups.Do(fmt.Sprintf("%x/%d", h, gen), func() (any, error) {
 		s.mu.Lock()
 		c, ok := s.cache[h]
 		s.mu.Unlock()
@@ -197,7 +231,9 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (_ Principal, e
 		}
 		p.Role = Role(role)
 		s.mu.Lock()
-		s.cache[h] = cached{p: p, expires: now.Add(s.ttl)}
+		if s.gen == gen && (!s.listening || s.live) {
+			s.cache[h] = cached{p: p, expires: now.Add(s.ttl)}
+		}
 		s.mu.Unlock()
 		return p, nil
 	})
