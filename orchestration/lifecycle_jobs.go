@@ -72,12 +72,14 @@ func (w *voidWorker) Work(ctx context.Context, job *river.Job[VoidArgs]) error {
 	})
 }
 
-// TrackEvery is how often a shipment in transit is polled.
+// TrackEvery is how often a shipment in transit is polled, in this
+// service's time scale.
 func (s *Service) trackEvery() time.Duration {
+	d := 30 * time.Minute
 	if s.trackInterval > 0 {
-		return s.trackInterval
+		d = s.trackInterval
 	}
-	return 30 * time.Minute
+	return s.dwell(d)
 }
 
 type checksWorker struct {
@@ -213,8 +215,10 @@ func (w *checksWorker) Work(ctx context.Context, job *river.Job[ChecksArgs]) err
 		if err != nil || from != StatusCaptured {
 			return err
 		}
+		// The cancel window: the order waits, cancellable, before release.
+		due := s.dueAfter(s.cancelWindow)
 		for _, loc := range allocationLocations(o) {
-			if err := enqueue(ctx, tx, ReleaseArgs{OrderID: o.ID, LocationID: loc}, nil); err != nil {
+			if err := enqueue(ctx, tx, ReleaseArgs{OrderID: o.ID, LocationID: loc}, due); err != nil {
 				return err
 			}
 		}
@@ -313,7 +317,8 @@ func (w *releaseWorker) Work(ctx context.Context, job *river.Job[ReleaseArgs]) e
 		} else if err := s.event(ctx, tx, o.ID, "released", "system:lifecycle", "released to "+loc.Code, map[string]any{"location": loc.Code}); err != nil {
 			return err
 		}
-		return enqueue(ctx, tx, ShipArgs{ShipmentID: shipmentID}, nil)
+		// The location picks and packs before the carrier is booked.
+		return enqueue(ctx, tx, ShipArgs{ShipmentID: shipmentID}, s.dueAfter(s.pickPack))
 	})
 }
 

@@ -33,6 +33,9 @@ type Service struct {
 	sys    adapter.Systems
 
 	trackInterval time.Duration
+	cancelWindow  time.Duration
+	pickPack      time.Duration
+	scale         float64
 
 	mu        sync.RWMutex
 	locations map[int64]Location // active and inactive, by id
@@ -56,6 +59,15 @@ type Config struct {
 	// TrackEvery is how often shipments in transit and pending ERP postings
 	// are polled, and the exception sweep runs; 0 means 30 minutes.
 	TrackEvery time.Duration
+	// CancelWindow is how long an authorised order waits before release, so
+	// the customer can still cancel; 0 releases at once.
+	CancelWindow time.Duration
+	// PickPack is how long a location takes to pick and pack a release
+	// before the carrier is booked; 0 books at once.
+	PickPack time.Duration
+	// TimeScale divides TrackEvery, CancelWindow and PickPack, for demos
+	// (the simulator's own times are scaled by its speed); 0 or 1 is real time.
+	TimeScale float64
 }
 
 // NewService returns the orchestration core over pool.
@@ -69,7 +81,11 @@ func NewService(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{pool: pool, log: cfg.Log, now: cfg.Now, policy: cfg.Policy, hook: cfg.OnException, sys: cfg.Systems, trackInterval: cfg.TrackEvery}, nil
+	if cfg.TimeScale < 1 {
+		cfg.TimeScale = 1
+	}
+	return &Service{pool: pool, log: cfg.Log, now: cfg.Now, policy: cfg.Policy, hook: cfg.OnException, sys: cfg.Systems,
+		trackInterval: cfg.TrackEvery, cancelWindow: cfg.CancelWindow, pickPack: cfg.PickPack, scale: cfg.TimeScale}, nil
 }
 
 // Pool returns the service's database pool, for packages that join its tables.

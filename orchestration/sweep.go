@@ -26,7 +26,7 @@ const sweepBatch = 500
 // as often as shipments are tracked (TrackEvery) and once at start.
 func (s *Service) PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{
-		river.NewPeriodicJob(river.PeriodicInterval(s.trackEvery()),
+		river.NewPeriodicJob(river.PeriodicInterval(s.sweepEvery()),
 			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
 			&river.PeriodicJobOpts{ID: SweepArgs{}.Kind(), RunOnStart: true}),
 	}
@@ -51,6 +51,15 @@ func (w *sweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error
 		w.s.log.Info("sweep raised exceptions", "stale_inventory", stale, "pickup_not_collected", pickups)
 	}
 	return nil
+}
+
+// sweepEvery is how often the sweep runs: TRACK_EVERY, unscaled by a demo's
+// time scale (it reads the whole stock table; its limits are real hours).
+func (s *Service) sweepEvery() time.Duration {
+	if s.trackInterval > 0 {
+		return s.trackInterval
+	}
+	return 30 * time.Minute
 }
 
 // lockSweep serialises the sweeps of one kind across processes for the rest

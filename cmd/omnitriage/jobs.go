@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
@@ -23,7 +24,10 @@ import (
 
 // buildSystems returns the outside systems the configuration asks for: the
 // built-in simulator, or the signed HTTP client.
-func buildSystems(cfg config.Config, now func() time.Time) (adapter.Systems, error) {
+// The simulator keeps what it remembers in the database, so a restart (or
+// another instance) captures and tracks what an earlier process authorised
+// and booked; DEMO_TIME_SCALE speeds its carriers and ERP up.
+func buildSystems(cfg config.Config, pool *pgxpool.Pool, now func() time.Time) (adapter.Systems, error) {
 	if cfg.Adapters == "http" {
 		// One base URL for every system; each appends its own paths.
 		ep := adapter.Endpoint{BaseURL: cfg.AdapterURL, Secret: []byte(cfg.AdapterSecret)}
@@ -40,7 +44,13 @@ func buildSystems(cfg config.Config, now func() time.Time) (adapter.Systems, err
 	if err := faults.Validate(); err != nil {
 		return adapter.Systems{}, err
 	}
-	return adapter.NewSimulator(faults, uint64(cfg.SimSeed), now).Systems(), nil
+	return adapter.NewSimulatorWith(faults, uint64(cfg.SimSeed), now,
+		adapter.SimOptions{Store: adapter.NewPGStore(pool), Speed: cfg.TimeScale}).Systems(), nil
+}
+
+// scaledDur is d divided by a time scale, rounded for people.
+func scaledDur(d time.Duration, scale float64) time.Duration {
+	return time.Duration(float64(d) / scale).Round(10 * time.Millisecond)
 }
 
 // retryPolicy backs off exponentially with jitter: 1s, 2s, 4s … capped at an
@@ -70,7 +80,11 @@ func (a *app) initJobs(registrars ...func(*river.Workers)) error {
 		RetryPolicy:       retryPolicy{},
 		FetchPollInterval: 200 * time.Millisecond,
 		Logger:            slog.New(slog.DiscardHandler),
-		JobTimeout:        2 * time.Minute,
+		// Each job kind sets its own Timeout (orchestration.JobTimeouts), at
+		// most this; a job running longer than RescueAfter died with its
+		// process (kill -9, a crash) and is run again, with the same keys.
+		JobTimeout:           config.MaxJobTimeout,
+		RescueStuckJobsAfter: a.cfg.RescueAfter,
 	}
 	if a.cfg.Workers > 0 {
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: a.cfg.Workers}}

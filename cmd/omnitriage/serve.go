@@ -71,6 +71,11 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("listening on LISTEN_ADDR=%s (is another server using the port? set LISTEN_ADDR): %w", cfg.ListenAddr, err)
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "url", cfg.BaseURL)
+	if cfg.TimeScale > 1 {
+		fmt.Fprintf(env.stdout, "demo time scale %g: a day passes in %s (CANCEL_WINDOW %s, PICK_PACK_TIME %s, TRACK_EVERY %s of real time)\n",
+			cfg.TimeScale, scaledDur(24*time.Hour, cfg.TimeScale), scaledDur(cfg.CancelWindow, cfg.TimeScale),
+			scaledDur(cfg.PickPack, cfg.TimeScale), scaledDur(cfg.TrackEvery, cfg.TimeScale))
+	}
 	fmt.Fprintf(env.stdout, "omnitriage %s serving on %s\n", version, cfg.BaseURL)
 	return a.Serve(ctx, ln)
 }
@@ -101,7 +106,7 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 		return nil, err
 	}
 	a.policy = pol
-	systems, err := buildSystems(cfg, time.Now)
+	systems, err := buildSystems(cfg, pool, time.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +115,7 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	var tri *triage.Service
 	a.orch, err = orchestration.NewService(pool, orchestration.Config{Log: log, Policy: func() *rules.Policy { return a.policy },
 		Systems: systems, TrackEvery: cfg.TrackEvery,
+		CancelWindow: cfg.CancelWindow, PickPack: cfg.PickPack, TimeScale: cfg.TimeScale,
 		OnException: func(ctx context.Context, tx pgx.Tx, e orchestration.Exception) error { return tri.Enqueue(ctx, tx, e) }})
 	if err != nil {
 		return nil, err

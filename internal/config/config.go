@@ -37,7 +37,16 @@ type Config struct {
 	AdapterURL     string        // ADAPTER_URL: base URL of the outside systems (http adapters)
 	AdapterSecret  string        // ADAPTER_SECRET: HMAC secret for requests and callbacks
 	TrackEvery     time.Duration // TRACK_EVERY: how often shipments and pending postings are polled, and the exception sweep runs
+
+	TimeScale    float64       // DEMO_TIME_SCALE: divides the simulator's transit, the polling and the dwell times
+	CancelWindow time.Duration // CANCEL_WINDOW: how long an authorised order waits before release, cancellable
+	PickPack     time.Duration // PICK_PACK_TIME: how long a location picks and packs a release before it ships
+	RescueAfter  time.Duration // JOB_RESCUE_AFTER: a job running longer is taken as its process's death and run again
 }
+
+// MaxJobTimeout is the longest any background job may run (the
+// orchestration workers' Timeout); JOB_RESCUE_AFTER must exceed it.
+const MaxJobTimeout = time.Minute
 
 // Var documents one environment variable: the README's table is made from these.
 type Var struct {
@@ -67,6 +76,10 @@ var Vars = []Var{
 	{"ADAPTER_URL", "", "with ADAPTERS=http: base URL of the outside systems; each system's paths are appended (paths in orchestration/adapter/doc.go)."},
 	{"ADAPTER_SECRET", "", "HMAC-SHA256 secret that signs requests to outside systems and verifies their callbacks."},
 	{"TRACK_EVERY", "30m", "how often shipments in transit and pending ERP postings are polled, and the sweep for stale inventory and uncollected pickups runs."},
+	{"DEMO_TIME_SCALE", "1", "speeds the world up for a demo: the simulator's carrier transit and ERP delays, TRACK_EVERY, CANCEL_WINDOW and PICK_PACK_TIME are divided by it (`make run` uses 2880: a day in 30 seconds, capture to delivered in under a minute). 1 is real time."},
+	{"CANCEL_WINDOW", "1h", "how long an authorised order waits before it is released to its locations: the customer's window to cancel."},
+	{"PICK_PACK_TIME", "2h", "how long a location takes to pick and pack released lines before the carrier is booked."},
+	{"JOB_RESCUE_AFTER", "90s", "a job still running after this long is taken to have died with its process (kill -9, crash) and is run again; must exceed the longest job timeout (60s)."},
 }
 
 // Load reads the configuration from getenv (os.Getenv when nil) and validates it.
@@ -126,6 +139,17 @@ func Load(getenv func(string) string) (Config, error) {
 		AdapterURL:     strings.TrimRight(get("ADAPTER_URL"), "/"),
 		AdapterSecret:  get("ADAPTER_SECRET"),
 		TrackEvery:     dur("TRACK_EVERY"),
+		CancelWindow:   dur("CANCEL_WINDOW"),
+		PickPack:       dur("PICK_PACK_TIME"),
+		RescueAfter:    dur("JOB_RESCUE_AFTER"),
+	}
+	if f, err := strconv.ParseFloat(get("DEMO_TIME_SCALE"), 64); err != nil || !(f >= 1 && f <= 1e6) {
+		bad("DEMO_TIME_SCALE", "want a number from 1 (real time) to 1000000, such as 2880 (a day in 30 seconds)")
+	} else {
+		c.TimeScale = f
+	}
+	if c.RescueAfter > 0 && c.RescueAfter <= MaxJobTimeout {
+		bad("JOB_RESCUE_AFTER", "want more than the longest job timeout, %s", MaxJobTimeout)
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
 		bad("LOG_LEVEL", "want debug, info, warn or error")

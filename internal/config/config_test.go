@@ -19,6 +19,10 @@ func TestLoadDefaults(t *testing.T) {
 	if c.ListenAddr != ":8080" || c.ShutdownGrace != 15*time.Second || c.DBMaxConns != 8 || c.LogFormat != "text" {
 		t.Errorf("Load(empty) = %+v, want documented defaults", c)
 	}
+	// A job a dead process held is run again within two minutes, not River's hour.
+	if c.RescueAfter <= MaxJobTimeout || c.RescueAfter > 2*time.Minute || c.TimeScale != 1 {
+		t.Errorf("Load(empty): JOB_RESCUE_AFTER %v, DEMO_TIME_SCALE %g, want (%v, 2m] and 1", c.RescueAfter, c.TimeScale, MaxJobTimeout)
+	}
 	if err := c.RequireDatabase(); err == nil || !strings.Contains(err.Error(), "make run") {
 		t.Errorf("RequireDatabase() = %v, want a message pointing at DATABASE_URL and make run", err)
 	}
@@ -38,6 +42,9 @@ func TestLoadErrors(t *testing.T) {
 		{"pool too big", map[string]string{"DB_MAX_CONNS": "0"}, []string{"DB_MAX_CONNS", "whole number from 1 to 1000"}},
 		{"bad url", map[string]string{"DATABASE_URL": "mysql://x"}, []string{"DATABASE_URL", "postgres:// URL"}},
 		{"embedding without model", map[string]string{"EMBEDDING_URL": "http://127.0.0.1:9/v1"}, []string{"EMBEDDING_MODEL"}},
+		{"time scale below 1", map[string]string{"DEMO_TIME_SCALE": "0.5"}, []string{"DEMO_TIME_SCALE", "from 1 (real time)"}},
+		{"time scale not a number", map[string]string{"DEMO_TIME_SCALE": "fast"}, []string{"DEMO_TIME_SCALE"}},
+		{"rescue inside a job's timeout", map[string]string{"JOB_RESCUE_AFTER": "30s"}, []string{"JOB_RESCUE_AFTER", "longest job timeout"}},
 		{"several at once", map[string]string{"LOG_LEVEL": "x", "WORKERS": "-1"}, []string{"LOG_LEVEL", "WORKERS"}},
 	}
 	for _, tt := range tests {

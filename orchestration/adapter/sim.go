@@ -174,41 +174,61 @@ func (c SimConfig) transient(system string) Transient {
 // outcome is drawn from a hash of the seed, the system, the operation and the
 // idempotency key, so the same seed and key always give the same outcome, in
 // any order and on any machine. State (authorizations, bookings, postings) and
-// the results of state-changing calls live in memory, so a call repeated with
-// the same key returns its first result and acts at most once.
+// the results of state-changing calls live in its store (SimOptions.Store: in
+// memory by default, or PostgreSQL), so a call repeated with the same key
+// returns its first result and acts at most once, across restarts too when
+// the store is the database.
 //
 // The clock decides authorization expiry, tracking progress and when pending
 // ERP postings settle. A Simulator is safe for concurrent use.
 type Simulator struct {
-	cfg  SimConfig
-	seed uint64
-	now  func() time.Time
+	cfg   SimConfig
+	seed  uint64
+	now   func() time.Time
+	store SimStore
+	speed float64
 
-	mu       sync.Mutex
-	calls    map[callKey]*callState
-	effects  []Effect
-	auths    map[string]*authState
-	bookings map[string]*bookingState
-	postings map[string]*postingState // by document key
+	mu      sync.Mutex
+	counts  map[callKey]*callCount // this process's calls, for Effects
+	effects []Effect
+}
+
+// SimOptions are a simulator's settings besides its fault rates.
+type SimOptions struct {
+	// Store keeps what the simulator remembers; nil keeps it in memory.
+	Store SimStore
+	// Speed compresses the simulated world's time: carrier transit and the
+	// ERP's acknowledgement delay are divided by it. 0 or 1 is real time.
+	Speed float64
 }
 
 // NewSimulator returns a simulator with the given fault rates, seed and clock
-// (time.Now when nil). It panics when cfg does not validate: check
-// cfg.Validate first when the rates come from outside.
+// (time.Now when nil), remembering in memory. It panics when cfg does not
+// validate: check cfg.Validate first when the rates come from outside.
 func NewSimulator(cfg SimConfig, seed uint64, now func() time.Time) *Simulator {
+	return NewSimulatorWith(cfg, seed, now, SimOptions{})
+}
+
+// NewSimulatorWith is NewSimulator with options: a store and a speed.
+func NewSimulatorWith(cfg SimConfig, seed uint64, now func() time.Time, opts SimOptions) *Simulator {
 	if err := cfg.Validate(); err != nil {
 		panic(fmt.Sprintf("adapter.NewSimulator: %v", err))
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Simulator{
-		cfg: cfg, seed: seed, now: now,
-		calls:    map[callKey]*callState{},
-		auths:    map[string]*authState{},
-		bookings: map[string]*bookingState{},
-		postings: map[string]*postingState{},
+	if opts.Store == nil {
+		opts.Store = NewMemStore()
 	}
+	if opts.Speed <= 0 {
+		opts.Speed = 1
+	}
+	return &Simulator{cfg: cfg, seed: seed, now: now, store: opts.Store, speed: opts.Speed, counts: map[callKey]*callCount{}}
+}
+
+// scaled divides a duration of the simulated world by the speed.
+func (s *Simulator) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / s.speed)
 }
 
 // Systems returns the simulator as every system.
@@ -242,7 +262,7 @@ type Effect struct {
 	Calls int
 }
 
-// Effects is a snapshot of what the simulator did.
+// Effects is a snapshot of what the simulator did in this process.
 type Effects struct {
 	// Counts is the number of distinct effects by "system.op", e.g. "erp.post_invoice".
 	Counts map[string]int
@@ -265,13 +285,14 @@ func (e Effects) Applied(system, op, key string) int {
 	return n
 }
 
-// Effects returns a snapshot of every effect so far.
+// Effects returns a snapshot of every effect this simulator applied. The log
+// is kept in memory: it is an observation for tests, not the simulated state.
 func (s *Simulator) Effects() Effects {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := Effects{Counts: map[string]int{}, Log: make([]Effect, len(s.effects))}
 	copy(e.Log, s.effects)
-	for _, st := range s.calls {
+	for _, st := range s.counts {
 		if st.effect >= 0 {
 			e.Log[st.effect].Calls = st.calls
 		}
@@ -286,14 +307,18 @@ func (s *Simulator) Effects() Effects {
 // callKey identifies the calls sharing an idempotency key.
 type callKey struct{ system, op, key string }
 
-// callState is what the simulator remembers of one key.
-type callState struct {
-	fp       [32]byte // the request the key was first used with
-	calls    int
-	attempts int // calls that reached the fault check
-	done     bool
-	result   any
-	effect   int // index into Simulator.effects, -1 for none
+// callCount is what this process counts of one key, for Effects.
+type callCount struct {
+	calls  int
+	effect int // index into Simulator.effects, -1 for none
+}
+
+// callRecord is what the simulator remembers of one key, in its store.
+type callRecord[T any] struct {
+	FP       [32]byte `json:"fp"`       // the request the key was first used with
+	Attempts int      `json:"attempts"` // calls that reached the fault check
+	Done     bool     `json:"done"`
+	Result   T        `json:"result"`
 }
 
 // call describes one simulated call for run.
@@ -306,9 +331,10 @@ type call struct {
 
 // run is the idempotency and fault machinery shared by every operation: it
 // replays a stored result, injects this key's transient faults, then applies
-// the operation and stores its result and effect. apply runs under s.mu with a
-// random stream fixed by the seed, system, operation and key.
-func run[T any](ctx context.Context, s *Simulator, c call, apply func(r *stream) (T, *Effect, error)) (T, error) {
+// the operation and stores its result and effect, all in one transaction of
+// the store. apply runs under s.mu with the store's records and a random
+// stream fixed by the seed, system, operation and key.
+func run[T any](ctx context.Context, s *Simulator, c call, apply func(tx simTx, r *stream) (T, *Effect, error)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, &Error{System: c.system, Op: c.op, Code: CodeCanceled, Message: err.Error(), Retryable: true, Err: err}
@@ -324,50 +350,80 @@ func run[T any](ctx context.Context, s *Simulator, c call, apply func(r *stream)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := callKey{c.system, c.op, c.key}
-	st := s.calls[k]
-	if st == nil {
-		st = &callState{fp: fp, effect: -1}
-		s.calls[k] = st
+	cc := s.counts[k]
+	if cc == nil {
+		cc = &callCount{effect: -1}
+		s.counts[k] = cc
 	}
-	st.calls++
-	if st.fp != fp {
-		return zero, &Error{System: c.system, Op: c.op, Code: CodeIdempotencyReuse, Status: 409,
-			Message: fmt.Sprintf("Keys for idempotent requests can only be used with the same parameters they were first used with; key %q was used with a different request.", c.key)}
-	}
-	if st.done {
-		return st.result.(T), nil
-	}
-	st.attempts++
-	outcome := func() *stream { return s.stream(c.system, c.op, c.key, "outcome") }
-	if f := s.fault(c.system, c.op, c.key); st.attempts <= f.fails {
-		if f.timeout && f.lost && c.req != nil {
-			// The request got through and acted, but the answer was lost:
-			// the retry must find the stored result, not act again.
-			if res, eff, err := apply(outcome()); err == nil {
-				s.store(st, c, res, eff)
-			}
+	cc.calls++
+	var (
+		res     T
+		callErr error
+		eff     *Effect
+	)
+	recKind := "call:" + c.system + ":" + c.op
+	err := s.store.update(ctx, s.seed, func(tx simTx) error {
+		res, callErr, eff = zero, nil, nil
+		var st callRecord[T]
+		found, err := tx.get(recKind, c.key, &st)
+		if err != nil {
+			return err
 		}
-		return zero, f.err(c)
-	}
-	res, eff, err := apply(outcome())
+		if !found {
+			st.FP = fp
+		}
+		if st.FP != fp {
+			callErr = &Error{System: c.system, Op: c.op, Code: CodeIdempotencyReuse, Status: 409,
+				Message: fmt.Sprintf("Keys for idempotent requests can only be used with the same parameters they were first used with; key %q was used with a different request.", c.key)}
+			return nil
+		}
+		if st.Done {
+			res = st.Result
+			return nil
+		}
+		st.Attempts++
+		outcome := func() *stream { return s.stream(c.system, c.op, c.key, "outcome") }
+		if f := s.fault(c.system, c.op, c.key); st.Attempts <= f.fails {
+			if f.timeout && f.lost && c.req != nil {
+				// The request got through and acted, but the answer was lost:
+				// the retry must find the stored result, not act again.
+				r, e, err := apply(tx, outcome())
+				if err == nil {
+					st.Done, st.Result, eff = true, r, e
+				} else if _, ok := err.(*Error); !ok {
+					return err // the store failed
+				}
+			}
+			callErr = f.err(c)
+			return tx.put(recKind, c.key, &st)
+		}
+		r, e, err := apply(tx, outcome())
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				return err // the store failed
+			}
+			callErr = err
+			return tx.put(recKind, c.key, &st)
+		}
+		res = r
+		if c.req != nil {
+			st.Done, st.Result, eff = true, r, e
+		}
+		return tx.put(recKind, c.key, &st)
+	})
 	if err != nil {
-		return zero, err
+		return zero, &Error{System: c.system, Op: c.op, Code: CodeUnavailable, Retryable: true, Err: err,
+			Message: fmt.Sprintf("the simulated %s system could not reach its records: %v", c.system, err)}
 	}
-	if c.req != nil {
-		s.store(st, c, res, eff)
+	if eff != nil {
+		eff.System, eff.Op, eff.Key, eff.At = c.system, c.op, c.key, s.now()
+		cc.effect = len(s.effects)
+		s.effects = append(s.effects, *eff)
+	}
+	if callErr != nil {
+		return zero, callErr
 	}
 	return res, nil
-}
-
-// store remembers the result of a key and logs its effect. Call with s.mu held.
-func (s *Simulator) store(st *callState, c call, res any, eff *Effect) {
-	st.done, st.result = true, res
-	if eff == nil {
-		return
-	}
-	eff.System, eff.Op, eff.Key, eff.At = c.system, c.op, c.key, s.now()
-	st.effect = len(s.effects)
-	s.effects = append(s.effects, *eff)
 }
 
 // fault is the transient failure drawn for one key.

@@ -10,9 +10,9 @@ import (
 
 // postingState is the simulated ERP's record of a document.
 type postingState struct {
-	posting Posting
-	id      string    // the document number, revealed on acknowledgement
-	ackAt   time.Time // when a pending posting is acknowledged
+	Posting Posting   `json:"posting"`
+	ID      string    `json:"id"`     // the document number, revealed on acknowledgement
+	AckAt   time.Time `json:"ack_at"` // when a pending posting is acknowledged
 }
 
 // PostInvoice posts an invoice (document numbers INV…).
@@ -41,17 +41,20 @@ func (s *Simulator) post(ctx context.Context, op, prefix string, doc Document) (
 	if err := doc.Validate(); err != nil {
 		return Posting{}, invalid(SystemERP, op, err)
 	}
-	return run(ctx, s, call{SystemERP, op, doc.DocumentKey, doc}, func(r *stream) (Posting, *Effect, error) {
-		if prev := s.postings[doc.DocumentKey]; prev != nil {
+	return run(ctx, s, call{SystemERP, op, doc.DocumentKey, doc}, func(tx simTx, r *stream) (Posting, *Effect, error) {
+		var prev postingState
+		if found, err := tx.get(recPosting, doc.DocumentKey, &prev); err != nil {
+			return Posting{}, nil, err
+		} else if found {
 			return Posting{}, nil, simError(SystemERP, op, 409, "document_key_reused",
-				"Document key %s was already used for %s %s.", doc.DocumentKey, prev.posting.Kind, prev.id)
+				"Document key %s was already used for %s %s.", doc.DocumentKey, prev.Posting.Kind, prev.ID)
 		}
 		now := s.now()
 		date := doc.PostingDate
 		if date.IsZero() {
 			date = now
 		}
-		st := &postingState{id: fmt.Sprintf("%s%08d", prefix, r.next()%1e8)}
+		st := &postingState{ID: fmt.Sprintf("%s%08d", prefix, r.next()%1e8)}
 		p := Posting{DocumentKey: doc.DocumentKey, Kind: op}
 		var sum int64
 		for _, l := range doc.Lines {
@@ -77,12 +80,14 @@ func (s *Simulator) post(ctx context.Context, op, prefix string, doc Document) (
 			}
 		case u < s.cfg.ERP.RejectRate+s.cfg.ERP.PendingRate:
 			p.Status, p.Code, p.Message = PostingPending, "queued", "Document queued for posting; acknowledgement to follow"
-			st.ackAt = now.Add(time.Duration(1+r.intn(30)) * time.Minute)
+			st.AckAt = now.Add(s.scaled(time.Duration(1+r.intn(30)) * time.Minute))
 		default:
-			p.Status, p.DocumentID = PostingAcknowledged, st.id
+			p.Status, p.DocumentID = PostingAcknowledged, st.ID
 		}
-		st.posting = p
-		s.postings[doc.DocumentKey] = st
+		st.Posting = p
+		if err := tx.put(recPosting, doc.DocumentKey, st); err != nil {
+			return Posting{}, nil, err
+		}
 		if p.Status == PostingRejected {
 			return p, nil, nil
 		}
@@ -90,7 +95,7 @@ func (s *Simulator) post(ctx context.Context, op, prefix string, doc Document) (
 		for i, l := range doc.Lines {
 			lines[i] = l.LineID
 		}
-		return p, &Effect{OrderID: doc.OrderID, Ref: st.id, LineIDs: lines, Amount: round2(doc.Total)}, nil
+		return p, &Effect{OrderID: doc.OrderID, Ref: st.ID, LineIDs: lines, Amount: round2(doc.Total)}, nil
 	})
 }
 
@@ -100,15 +105,22 @@ func (s *Simulator) Status(ctx context.Context, documentKey string) (Posting, er
 	if documentKey == "" {
 		return Posting{}, &Error{System: SystemERP, Op: OpStatus, Code: CodeInvalidRequest, Message: "document key required"}
 	}
-	return run(ctx, s, call{SystemERP, OpStatus, documentKey, nil}, func(*stream) (Posting, *Effect, error) {
-		st := s.postings[documentKey]
-		if st == nil {
+	return run(ctx, s, call{SystemERP, OpStatus, documentKey, nil}, func(tx simTx, _ *stream) (Posting, *Effect, error) {
+		st := &postingState{}
+		found, err := tx.get(recPosting, documentKey, st)
+		if err != nil {
+			return Posting{}, nil, err
+		}
+		if !found {
 			return Posting{}, nil, simError(SystemERP, OpStatus, 404, CodeNotFound, "Document %s not found.", documentKey)
 		}
-		if st.posting.Status == PostingPending && !s.now().Before(st.ackAt) {
-			st.posting.Status, st.posting.DocumentID, st.posting.Code, st.posting.Message = PostingAcknowledged, st.id, "", ""
+		if st.Posting.Status == PostingPending && !s.now().Before(st.AckAt) {
+			st.Posting.Status, st.Posting.DocumentID, st.Posting.Code, st.Posting.Message = PostingAcknowledged, st.ID, "", ""
+			if err := tx.put(recPosting, documentKey, st); err != nil {
+				return Posting{}, nil, err
+			}
 		}
-		return st.posting, nil, nil
+		return st.Posting, nil, nil
 	})
 }
 
@@ -117,7 +129,7 @@ func (s *Simulator) Send(ctx context.Context, n Notification) (Receipt, error) {
 	if err := n.Validate(); err != nil {
 		return Receipt{}, invalid(SystemNotify, OpSend, err)
 	}
-	return run(ctx, s, call{SystemNotify, OpSend, n.Key, n}, func(r *stream) (Receipt, *Effect, error) {
+	return run(ctx, s, call{SystemNotify, OpSend, n.Key, n}, func(_ simTx, r *stream) (Receipt, *Effect, error) {
 		if !validRecipient(n.Channel, n.To) {
 			return Receipt{}, nil, simError(SystemNotify, OpSend, 422, "invalid_recipient", "'%s' is not a valid %s recipient.", n.To, n.Channel)
 		}

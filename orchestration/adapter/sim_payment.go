@@ -16,14 +16,14 @@ const authValidity = 7 * 24 * time.Hour
 
 // authState is the simulated gateway's record of an authorization.
 type authState struct {
-	orderID  uuid.UUID
-	approved bool
-	amount   int64 // cents
-	currency string
-	at       time.Time
-	captured int64
-	refunded int64
-	voided   bool
+	OrderID  uuid.UUID `json:"order_id"`
+	Approved bool      `json:"approved"`
+	Amount   int64     `json:"amount"` // cents
+	Currency string    `json:"currency"`
+	At       time.Time `json:"at"`
+	Captured int64     `json:"captured"`
+	Refunded int64     `json:"refunded"`
+	Voided   bool      `json:"voided"`
 }
 
 // declines are the gateway's decline codes and messages.
@@ -42,17 +42,19 @@ func (s *Simulator) Authorize(ctx context.Context, req AuthorizeRequest) (Author
 	if err := req.Validate(); err != nil {
 		return Authorization{}, invalid(SystemPayment, OpAuthorize, err)
 	}
-	return run(ctx, s, call{SystemPayment, OpAuthorize, req.IdempotencyKey, req}, func(r *stream) (Authorization, *Effect, error) {
+	return run(ctx, s, call{SystemPayment, OpAuthorize, req.IdempotencyKey, req}, func(tx simTx, r *stream) (Authorization, *Effect, error) {
 		now := s.now()
 		a := Authorization{ID: r.id("auth_"), Amount: round2(req.Amount), Currency: req.Currency}
-		st := &authState{orderID: req.OrderID, amount: cents(req.Amount), currency: req.Currency, at: now}
-		s.auths[a.ID] = st
+		st := authState{OrderID: req.OrderID, Amount: cents(req.Amount), Currency: req.Currency, At: now}
 		if r.float() < s.cfg.Payment.DeclineRate {
 			d := pick(r, declines)
 			a.Status, a.Code, a.Message = AuthDeclined, d.code, d.message
-			return a, nil, nil
+			return a, nil, tx.put(recAuth, a.ID, &st)
 		}
-		st.approved = true
+		st.Approved = true
+		if err := tx.put(recAuth, a.ID, &st); err != nil {
+			return Authorization{}, nil, err
+		}
 		a.Status, a.ExpiresAt = AuthApproved, now.Add(authValidity)
 		return a, &Effect{OrderID: req.OrderID, Ref: a.ID, Amount: a.Amount}, nil
 	})
@@ -63,19 +65,19 @@ func (s *Simulator) Authorize(ctx context.Context, req AuthorizeRequest) (Author
 func (s *Simulator) Capture(ctx context.Context, req TransactionRequest) (Transaction, error) {
 	return s.transact(ctx, OpCapture, req, func(a *authState, amt int64, tx *Transaction) error {
 		switch {
-		case a.voided:
+		case a.Voided:
 			return simError(SystemPayment, OpCapture, 409, "authorization_voided", "This authorization was voided and cannot be captured.")
-		case a.captured > 0:
+		case a.Captured > 0:
 			return simError(SystemPayment, OpCapture, 409, "already_captured", "This authorization has already been captured.")
-		case amt > a.amount:
+		case amt > a.Amount:
 			return simError(SystemPayment, OpCapture, 422, "amount_too_large",
-				"Capture amount %s exceeds the authorized amount %s.", money(amt, a.currency), money(a.amount, a.currency))
-		case s.now().After(a.at.Add(authValidity)):
+				"Capture amount %s exceeds the authorized amount %s.", money(amt, a.Currency), money(a.Amount, a.Currency))
+		case s.now().After(a.At.Add(authValidity)):
 			tx.Status, tx.Code = TxFailed, "authorization_expired"
 			tx.Message = "charge_expired_for_capture: The authorization expired before it was captured; authorize the payment again."
 			return nil
 		}
-		a.captured = amt
+		a.Captured = amt
 		return nil
 	})
 }
@@ -84,15 +86,15 @@ func (s *Simulator) Capture(ctx context.Context, req TransactionRequest) (Transa
 func (s *Simulator) Void(ctx context.Context, req TransactionRequest) (Transaction, error) {
 	return s.transact(ctx, OpVoid, req, func(a *authState, amt int64, _ *Transaction) error {
 		switch {
-		case a.voided:
+		case a.Voided:
 			return simError(SystemPayment, OpVoid, 409, "already_voided", "This authorization has already been voided.")
-		case a.captured > 0:
+		case a.Captured > 0:
 			return simError(SystemPayment, OpVoid, 409, "already_captured", "A captured payment cannot be voided; refund it instead.")
-		case amt > a.amount:
+		case amt > a.Amount:
 			return simError(SystemPayment, OpVoid, 422, "amount_too_large",
-				"Void amount %s exceeds the authorized amount %s.", money(amt, a.currency), money(a.amount, a.currency))
+				"Void amount %s exceeds the authorized amount %s.", money(amt, a.Currency), money(a.Amount, a.Currency))
 		}
-		a.voided = true
+		a.Voided = true
 		return nil
 	})
 }
@@ -102,13 +104,13 @@ func (s *Simulator) Void(ctx context.Context, req TransactionRequest) (Transacti
 func (s *Simulator) Refund(ctx context.Context, req TransactionRequest) (Transaction, error) {
 	return s.transact(ctx, OpRefund, req, func(a *authState, amt int64, _ *Transaction) error {
 		switch {
-		case a.captured == 0:
+		case a.Captured == 0:
 			return simError(SystemPayment, OpRefund, 409, "not_captured", "This payment has not been captured; void the authorization instead.")
-		case a.refunded+amt > a.captured:
+		case a.Refunded+amt > a.Captured:
 			return simError(SystemPayment, OpRefund, 422, "amount_too_large",
-				"Refund amount %s exceeds the %s left to refund.", money(amt, a.currency), money(a.captured-a.refunded, a.currency))
+				"Refund amount %s exceeds the %s left to refund.", money(amt, a.Currency), money(a.Captured-a.Refunded, a.Currency))
 		}
-		a.refunded += amt
+		a.Refunded += amt
 		return nil
 	})
 }
@@ -121,30 +123,37 @@ func (s *Simulator) transact(ctx context.Context, op string, req TransactionRequ
 		return Transaction{}, invalid(SystemPayment, op, err)
 	}
 	kind := map[string]string{OpCapture: TxCapture, OpVoid: TxVoid, OpRefund: TxRefund}[op]
-	return run(ctx, s, call{SystemPayment, op, req.IdempotencyKey, req}, func(r *stream) (Transaction, *Effect, error) {
-		a := s.auths[req.AuthorizationID]
-		switch {
-		case a == nil:
-			return Transaction{}, nil, simError(SystemPayment, op, 404, "resource_missing", "No such authorization: '%s'", req.AuthorizationID)
-		case a.orderID != req.OrderID:
-			return Transaction{}, nil, simError(SystemPayment, op, 422, "order_mismatch",
-				"Authorization %s belongs to another order.", req.AuthorizationID)
-		case !a.approved:
-			return Transaction{}, nil, simError(SystemPayment, op, 409, "authorization_declined",
-				"Authorization %s was declined; nothing to %s.", req.AuthorizationID, op)
-		case a.currency != req.Currency:
-			return Transaction{}, nil, simError(SystemPayment, op, 422, "currency_mismatch",
-				"Currency %s does not match the authorization's currency %s.", req.Currency, a.currency)
-		}
-		tx := Transaction{ID: r.id(kind[:3] + "_"), AuthorizationID: req.AuthorizationID, Kind: kind, Status: TxSucceeded,
-			Amount: round2(req.Amount), Currency: req.Currency}
-		if err := apply(a, cents(req.Amount), &tx); err != nil {
+	return run(ctx, s, call{SystemPayment, op, req.IdempotencyKey, req}, func(tx simTx, r *stream) (Transaction, *Effect, error) {
+		a := &authState{}
+		found, err := tx.get(recAuth, req.AuthorizationID, a)
+		if err != nil {
 			return Transaction{}, nil, err
 		}
-		if tx.Status != TxSucceeded {
-			return tx, nil, nil
+		switch {
+		case !found:
+			return Transaction{}, nil, simError(SystemPayment, op, 404, "resource_missing", "No such authorization: '%s'", req.AuthorizationID)
+		case a.OrderID != req.OrderID:
+			return Transaction{}, nil, simError(SystemPayment, op, 422, "order_mismatch",
+				"Authorization %s belongs to another order.", req.AuthorizationID)
+		case !a.Approved:
+			return Transaction{}, nil, simError(SystemPayment, op, 409, "authorization_declined",
+				"Authorization %s was declined; nothing to %s.", req.AuthorizationID, op)
+		case a.Currency != req.Currency:
+			return Transaction{}, nil, simError(SystemPayment, op, 422, "currency_mismatch",
+				"Currency %s does not match the authorization's currency %s.", req.Currency, a.Currency)
 		}
-		return tx, &Effect{OrderID: req.OrderID, Ref: req.AuthorizationID, Amount: tx.Amount}, nil
+		t := Transaction{ID: r.id(kind[:3] + "_"), AuthorizationID: req.AuthorizationID, Kind: kind, Status: TxSucceeded,
+			Amount: round2(req.Amount), Currency: req.Currency}
+		if err := apply(a, cents(req.Amount), &t); err != nil {
+			return Transaction{}, nil, err
+		}
+		if t.Status != TxSucceeded {
+			return t, nil, nil
+		}
+		if err := tx.put(recAuth, req.AuthorizationID, a); err != nil {
+			return Transaction{}, nil, err
+		}
+		return t, &Effect{OrderID: req.OrderID, Ref: req.AuthorizationID, Amount: t.Amount}, nil
 	})
 }
 
@@ -163,7 +172,7 @@ func (s *Simulator) Score(ctx context.Context, req FraudRequest) (FraudResult, e
 	if err := req.Validate(); err != nil {
 		return FraudResult{}, invalid(SystemFraud, OpScore, err)
 	}
-	return run(ctx, s, call{SystemFraud, OpScore, req.IdempotencyKey, req}, func(r *stream) (FraudResult, *Effect, error) {
+	return run(ctx, s, call{SystemFraud, OpScore, req.IdempotencyKey, req}, func(_ simTx, r *stream) (FraudResult, *Effect, error) {
 		res := FraudResult{ID: r.id("frs_"), Reasons: []string{}}
 		var score float64
 		var n int
@@ -206,7 +215,7 @@ func (s *Simulator) ValidateAddress(ctx context.Context, req AddressRequest) (Ad
 	if err := req.Validate(); err != nil {
 		return AddressResult{}, invalid(SystemTax, OpValidateAddress, err)
 	}
-	return run(ctx, s, call{SystemTax, OpValidateAddress, req.IdempotencyKey, req}, func(r *stream) (AddressResult, *Effect, error) {
+	return run(ctx, s, call{SystemTax, OpValidateAddress, req.IdempotencyKey, req}, func(_ simTx, r *stream) (AddressResult, *Effect, error) {
 		n := normalizeAddress(req.Address)
 		res := AddressResult{Normalized: n}
 		bad := func(code, format string, args ...any) (AddressResult, *Effect, error) {
@@ -260,7 +269,7 @@ func (s *Simulator) QuoteTax(ctx context.Context, req TaxRequest) (TaxQuote, err
 	if err := req.Validate(); err != nil {
 		return TaxQuote{}, invalid(SystemTax, OpQuoteTax, err)
 	}
-	return run(ctx, s, call{SystemTax, OpQuoteTax, req.IdempotencyKey, req}, func(*stream) (TaxQuote, *Effect, error) {
+	return run(ctx, s, call{SystemTax, OpQuoteTax, req.IdempotencyKey, req}, func(simTx, *stream) (TaxQuote, *Effect, error) {
 		rate := s.taxRate(req.ShipTo.Country, req.ShipTo.Region)
 		q := TaxQuote{Rate: rate, Lines: make([]TaxLineQuote, 0, len(req.Lines))}
 		var total int64

@@ -17,7 +17,7 @@ func (s *Simulator) Release(ctx context.Context, req ReleaseRequest) (ReleaseRes
 	if err := req.Validate(); err != nil {
 		return ReleaseResult{}, invalid(SystemFulfillment, OpRelease, err)
 	}
-	return run(ctx, s, call{SystemFulfillment, OpRelease, req.IdempotencyKey, req}, func(r *stream) (ReleaseResult, *Effect, error) {
+	return run(ctx, s, call{SystemFulfillment, OpRelease, req.IdempotencyKey, req}, func(_ simTx, r *stream) (ReleaseResult, *Effect, error) {
 		id := r.id("rel_")
 		if r.float() >= s.cfg.Fulfillment.RejectRate {
 			lines := make([]uuid.UUID, len(req.Lines))
@@ -51,9 +51,9 @@ func (s *Simulator) Release(ctx context.Context, req ReleaseRequest) (ReleaseRes
 
 // bookingState is the simulated carrier's record of a shipment.
 type bookingState struct {
-	req BookRequest
-	at  time.Time
-	eta time.Time
+	Req BookRequest `json:"req"`
+	At  time.Time   `json:"at"`
+	ETA time.Time   `json:"eta"`
 }
 
 // transitDays is the simulated carriers' speed per service: MinDays +
@@ -79,12 +79,12 @@ func haversineKm(a, b Place) float64 {
 
 // Book books the shipment and estimates delivery from the distance and
 // service: same-day deliveries arrive 8 hours after booking, others at 18:00
-// UTC after the transit days.
+// UTC after the transit days; both divided by the simulator's speed.
 func (s *Simulator) Book(ctx context.Context, req BookRequest) (Booking, error) {
 	if err := req.Validate(); err != nil {
 		return Booking{}, invalid(SystemCarrier, OpBook, err)
 	}
-	return run(ctx, s, call{SystemCarrier, OpBook, req.IdempotencyKey, req}, func(r *stream) (Booking, *Effect, error) {
+	return run(ctx, s, call{SystemCarrier, OpBook, req.IdempotencyKey, req}, func(tx simTx, r *stream) (Booking, *Effect, error) {
 		now := s.now()
 		days := transitDays(req.Service, haversineKm(req.From, req.To))
 		eta := now.Add(8 * time.Hour)
@@ -92,8 +92,11 @@ func (s *Simulator) Book(ctx context.Context, req BookRequest) (Booking, error) 
 			d := now.UTC().AddDate(0, 0, days)
 			eta = time.Date(d.Year(), d.Month(), d.Day(), 18, 0, 0, 0, time.UTC)
 		}
+		eta = now.Add(s.scaled(eta.Sub(now))) // a faster world arrives sooner
 		tn := trackingPrefix(req.Carrier) + fmt.Sprintf("%012d", r.next()%1e12)
-		s.bookings[tn] = &bookingState{req: req, at: now, eta: eta}
+		if err := tx.put(recBooking, tn, &bookingState{Req: req, At: now, ETA: eta}); err != nil {
+			return Booking{}, nil, err
+		}
 		b := Booking{TrackingNumber: tn, Carrier: req.Carrier, Service: req.Service, EstimatedDelivery: eta,
 			LabelURL: "https://labels.carrier-sim.test/" + tn + ".pdf"}
 		return b, &Effect{OrderID: req.OrderID, Ref: tn}, nil
@@ -120,9 +123,13 @@ func (s *Simulator) Track(ctx context.Context, trackingNumber string) ([]Trackin
 	if trackingNumber == "" {
 		return nil, &Error{System: SystemCarrier, Op: OpTrack, Code: CodeInvalidRequest, Message: "tracking number required"}
 	}
-	return run(ctx, s, call{SystemCarrier, OpTrack, trackingNumber, nil}, func(*stream) ([]TrackingEvent, *Effect, error) {
-		b := s.bookings[trackingNumber]
-		if b == nil {
+	return run(ctx, s, call{SystemCarrier, OpTrack, trackingNumber, nil}, func(tx simTx, _ *stream) ([]TrackingEvent, *Effect, error) {
+		b := &bookingState{}
+		found, err := tx.get(recBooking, trackingNumber, b)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !found {
 			return nil, nil, simError(SystemCarrier, OpTrack, 404, CodeNotFound, "Tracking number %s not found.", trackingNumber)
 		}
 		now := s.now()
@@ -189,23 +196,23 @@ type incident struct {
 // is delivered and ends after it was booked.
 func (s *Simulator) journey(tn string, b *bookingState) []TrackingEvent {
 	r := s.stream(SystemCarrier, "journey", tn)
-	text := strings.NewReplacer("{hub}", pick(r, hubs), "{origin}", b.req.From.Code)
-	total := b.eta.Sub(b.at)
-	nominal := func(f float64) time.Time { return b.at.Add(time.Duration(f * float64(total))) }
+	text := strings.NewReplacer("{hub}", pick(r, hubs), "{origin}", b.Req.From.Code)
+	total := b.ETA.Sub(b.At)
+	nominal := func(f float64) time.Time { return b.At.Add(time.Duration(f * float64(total))) }
 	var random []incident
 	if r.float() < s.cfg.Carrier.DelayRate {
 		d := pick(r, delays)
-		random = append(random, incident{0.5, false, d.code, text.Replace(d.message), time.Duration(1+r.intn(3)) * 24 * time.Hour})
+		random = append(random, incident{0.5, false, d.code, text.Replace(d.message), s.scaled(time.Duration(1+r.intn(3)) * 24 * time.Hour)})
 	}
 	if r.float() < s.cfg.Carrier.ExceptionRate {
 		e := pick(r, exceptions)
 		random = append(random, incident{0.6, true, e.code, text.Replace(e.message), 0})
 	}
-	from, to := b.req.From.Region, b.req.To.Region
+	from, to := b.Req.From.Region, b.Req.To.Region
 	done := make([]bool, len(s.cfg.Carrier.Disruptions))
 	var out []TrackingEvent
 	var shift time.Duration // how far the journey runs behind its nominal times
-	last := b.at
+	last := b.At
 	for _, m := range milestones {
 		for {
 			// The earliest incident before this milestone happens first.
