@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/omnitriage/omnitriage/internal/database"
-	"github.com/omnitriage/omnitriage/triage"
+	"github.com/omnitriage/omnitriage/triage/delivery"
 )
 
 // runImport implements "omnitriage import": loading outside datasets as history.
@@ -45,7 +45,7 @@ func runImportOlist(ctx context.Context, env *environment, args []string) error 
 		return usagef("import olist: %s is not a directory", dir)
 	}
 	start := time.Now()
-	d, err := triage.ReadOlist(dir, env.stderr)
+	d, err := delivery.ReadOlist(dir, env.stderr)
 	if err != nil {
 		return fmt.Errorf("import olist: %w", err)
 	}
@@ -67,7 +67,7 @@ func runImportOlist(ctx context.Context, env *environment, args []string) error 
 		return err
 	}
 	fmt.Fprintf(env.stderr, "olist: writing %d orders, %d items, %d sellers…\n", len(d.Orders), items, len(d.Sellers))
-	st, err := triage.NewHistoryStore(pool).Import(ctx, d, env.stderr)
+	st, err := delivery.NewStore(pool).Import(ctx, d, env.stderr)
 	if err != nil {
 		return fmt.Errorf("import olist: %w", err)
 	}
@@ -76,7 +76,7 @@ func runImportOlist(ctx context.Context, env *environment, args []string) error 
 	fmt.Fprintln(tw, "TABLE\tROWS\tNEW\tCHANGED\tUNCHANGED\tREMOVED")
 	for _, t := range []struct {
 		name string
-		s    triage.HistoryTableStats
+		s    delivery.TableStats
 	}{{"sellers", st.Sellers}, {"orders", st.Orders}, {"items", st.Items}} {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", t.name, t.s.Rows, t.s.New, t.s.Changed, t.s.Unchanged, t.s.Removed)
 	}
@@ -116,7 +116,7 @@ func runEvalDelivery(ctx context.Context, env *environment, args []string) error
 	trainBefore := fs.String("train-before", "", "train on orders purchased before this `DATE` (YYYY-MM-DD, required)")
 	testFrom := fs.String("test-from", "", "test on orders purchased from this `DATE` (required)")
 	testBefore := fs.String("test-before", "", "…and before this `DATE` (required)")
-	source := fs.String("source", triage.OlistSource, "history source to read")
+	source := fs.String("source", delivery.OlistSource, "history source to read")
 	calShare := fs.Float64("calibration-share", 0.2, "share of training orders, the latest, held out for calibration")
 	folds := fs.Int("folds", 5, "time blocks of the forward-chaining validation")
 	calibration := fs.String("calibration", "platt", "calibration: platt or isotonic")
@@ -128,9 +128,9 @@ func runEvalDelivery(ctx context.Context, env *environment, args []string) error
 		fs.Usage()
 		return usagef("eval delivery: unexpected argument %q", fs.Arg(0))
 	}
-	opts := triage.DeliveryEvalOptions{CalibrationShare: *calShare, Folds: *folds, Calibration: *calibration, Progress: env.stderr}
+	opts := delivery.EvalOptions{CalibrationShare: *calShare, Folds: *folds, Calibration: *calibration, Progress: env.stderr}
 	var err error
-	if opts.Moment, err = triage.ParseDeliveryMoment(*at); err != nil {
+	if opts.Moment, err = delivery.ParseMoment(*at); err != nil {
 		return usagef("eval delivery: --at: %v", err)
 	}
 	for _, d := range []struct {
@@ -157,11 +157,11 @@ func runEvalDelivery(ctx context.Context, env *environment, args []string) error
 	if err := database.AtHead(ctx, pool); err != nil {
 		return err
 	}
-	orders, err := triage.NewHistoryStore(pool).Orders(ctx, *source)
+	orders, err := delivery.NewStore(pool).Orders(ctx, *source)
 	if err != nil {
 		return fmt.Errorf("eval delivery: %w", err)
 	}
-	rep, err := triage.EvaluateDelivery(orders, opts)
+	rep, err := delivery.Evaluate(orders, opts)
 	if err != nil {
 		return fmt.Errorf("eval delivery: %w", err)
 	}
@@ -181,7 +181,7 @@ func runEvalDelivery(ctx context.Context, env *environment, args []string) error
 
 // printDeliveryReport prints the backtest's figures, the model's beside the
 // baseline's.
-func printDeliveryReport(w io.Writer, source string, o triage.DeliveryEvalOptions, r triage.DeliveryReport) {
+func printDeliveryReport(w io.Writer, source string, o delivery.EvalOptions, r delivery.Report) {
 	day := func(t time.Time) string { return t.Format(time.DateOnly) }
 	pct := func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) }
 	fmt.Fprintf(w, "delivery backtest at %s on %q history: late = delivered on a later day than promised\n\n", r.Moment, source)
@@ -199,7 +199,7 @@ func printDeliveryReport(w io.Writer, source string, o triage.DeliveryEvalOption
 	fmt.Fprintln(tw, "\tAUC\tBrier\tECE (15 bins)\tprecision top 10%\t")
 	for _, row := range []struct {
 		name string
-		s    triage.DeliveryScores
+		s    delivery.Scores
 	}{{"model", r.Model}, {"baseline", r.Baseline}} {
 		fmt.Fprintf(tw, "%s\t%.3f\t%.4f\t%.4f\t%.3f\t\n", row.name, row.s.AUC, row.s.Brier, row.s.ECE, row.s.PrecisionTop10)
 	}

@@ -1,4 +1,4 @@
-package triage
+package delivery
 
 import (
 	"fmt"
@@ -17,10 +17,10 @@ import (
 // Times are the source's wall-clock times stored as UTC (Olist gives São
 // Paulo local times without a zone), so calendar days compare as written.
 
-// HistoryOrder is one past order. Optional moments are zero when they never
+// Order is one past order. Optional moments are zero when they never
 // happened (an order that was not approved, not handed to a carrier, or not
 // delivered).
-type HistoryOrder struct {
+type Order struct {
 	// Source names the dataset, e.g. "olist"; IDs are unique within it.
 	Source        string
 	ID            string
@@ -36,11 +36,11 @@ type HistoryOrder struct {
 	// EstimatedDelivery is the promised calendar day (midnight UTC): the
 	// order is late when delivered on a later day.
 	EstimatedDelivery time.Time
-	Items             []HistoryItem
+	Items             []Item
 }
 
-// HistoryItem is one line of a past order with its product and seller.
-type HistoryItem struct {
+// Item is one line of a past order with its product and seller.
+type Item struct {
 	ItemNo      int
 	ProductID   string
 	SellerID    string
@@ -55,8 +55,8 @@ type HistoryItem struct {
 	WeightG, LengthCM, HeightCM, WidthCM float64
 }
 
-// HistorySeller is a seller of past orders.
-type HistorySeller struct {
+// Seller is a seller of past orders.
+type Seller struct {
 	Source string
 	ID     string
 	Zip    string // five-digit zip prefix
@@ -64,21 +64,21 @@ type HistorySeller struct {
 	State  string
 }
 
-// HistoryDataset is what an importer reads: orders with their items, and
+// Dataset is what an importer reads: orders with their items, and
 // the sellers the items name.
-type HistoryDataset struct {
+type Dataset struct {
 	Source  string
-	Orders  []HistoryOrder
-	Sellers []HistorySeller
+	Orders  []Order
+	Sellers []Seller
 }
 
 var (
-	histZipRE   = regexp.MustCompile(`^[0-9]{5}$`)
-	histStateRE = regexp.MustCompile(`^[A-Z]{2}$`)
+	zipRE   = regexp.MustCompile(`^[0-9]{5}$`)
+	stateRE = regexp.MustCompile(`^[A-Z]{2}$`)
 )
 
 // Validate checks that the order has what the backtests rely on.
-func (o *HistoryOrder) Validate() error {
+func (o *Order) Validate() error {
 	var v derrors.ValidationError
 	if o.Source == "" {
 		v.Add("source", "is empty")
@@ -86,10 +86,10 @@ func (o *HistoryOrder) Validate() error {
 	if o.ID == "" {
 		v.Add("order_id", "is empty")
 	}
-	if !histZipRE.MatchString(o.CustomerZip) {
+	if !zipRE.MatchString(o.CustomerZip) {
 		v.Add("customer_zip", "%q is not a five-digit zip prefix", o.CustomerZip)
 	}
-	if !histStateRE.MatchString(o.CustomerState) {
+	if !stateRE.MatchString(o.CustomerState) {
 		v.Add("customer_state", "%q is not a two-letter state", o.CustomerState)
 	}
 	if o.Status == "" {
@@ -120,15 +120,15 @@ func (o *HistoryOrder) Validate() error {
 }
 
 // Validate checks a seller's key fields.
-func (s *HistorySeller) Validate() error {
+func (s *Seller) Validate() error {
 	var v derrors.ValidationError
 	if s.ID == "" {
 		v.Add("seller_id", "is empty")
 	}
-	if !histZipRE.MatchString(s.Zip) {
+	if !zipRE.MatchString(s.Zip) {
 		v.Add("seller_zip", "%q is not a five-digit zip prefix", s.Zip)
 	}
-	if !histStateRE.MatchString(s.State) {
+	if !stateRE.MatchString(s.State) {
 		v.Add("seller_state", "%q is not a two-letter state", s.State)
 	}
 	return v.Err()
@@ -136,15 +136,15 @@ func (s *HistorySeller) Validate() error {
 
 // Late reports whether the order arrived on a later calendar day than
 // promised; known is false while it is not delivered.
-func (o *HistoryOrder) Late() (late, known bool) {
+func (o *Order) Late() (late, known bool) {
 	if o.DeliveredAt.IsZero() {
 		return false, false
 	}
-	return histDay(o.DeliveredAt).After(histDay(o.EstimatedDelivery)), true
+	return day(o.DeliveredAt).After(day(o.EstimatedDelivery)), true
 }
 
-// histDay truncates t to its calendar day in UTC, the zone history is kept in.
-func histDay(t time.Time) time.Time {
+// day truncates t to its calendar day in UTC, the zone history is kept in.
+func day(t time.Time) time.Time {
 	y, m, d := t.UTC().Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }

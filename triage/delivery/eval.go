@@ -1,4 +1,4 @@
-package triage
+package delivery
 
 import (
 	"fmt"
@@ -10,9 +10,9 @@ import (
 	"github.com/omnitriage/omnitriage/models"
 )
 
-// DeliveryEvalOptions configures EvaluateDelivery.
-type DeliveryEvalOptions struct {
-	Moment DeliveryMoment
+// EvalOptions configures Evaluate.
+type EvalOptions struct {
+	Moment Moment
 	// Orders purchased before TrainBefore train the model and make the lane
 	// history; those purchased in [TestFrom, TestBefore) are scored.
 	TrainBefore, TestFrom, TestBefore time.Time
@@ -32,8 +32,8 @@ type DeliveryEvalOptions struct {
 	Progress io.Writer
 }
 
-// DeliveryScores are the test figures of one scorer.
-type DeliveryScores struct {
+// Scores are the test figures of one scorer.
+type Scores struct {
 	AUC   float64
 	Brier float64
 	// ECE is the expected calibration error over 15 equal-width bins.
@@ -42,18 +42,18 @@ type DeliveryScores struct {
 	PrecisionTop10 float64
 }
 
-// DeliveryCandidate is one model configuration tried in validation.
-type DeliveryCandidate struct {
+// Candidate is one model configuration tried in validation.
+type Candidate struct {
 	Features string // the feature families, e.g. "lane+handling"
-	groups   dlvGroups
+	groups   groupSet
 	L2       float64
 	// AUC is the mean validation AUC over the forward-chaining folds.
 	AUC float64
 }
 
-// DeliveryReport is the outcome of a delivery backtest.
-type DeliveryReport struct {
-	Moment DeliveryMoment
+// Report is the outcome of a delivery backtest.
+type Report struct {
+	Moment Moment
 	// Labelled orders (delivered, and the moment came) in each part: the
 	// model is fitted on Fit, calibrated on Cal (the training tail); Train
 	// is both.
@@ -63,65 +63,65 @@ type DeliveryReport struct {
 	// Skipped counts orders in the periods that were not delivered or for
 	// which the moment never came.
 	Skipped int
-	Model   DeliveryScores
+	Model   Scores
 	// Baseline is slack left minus the lane's 90th-percentile transit,
 	// calibrated on the same tail.
-	Baseline DeliveryScores
+	Baseline Scores
 	// Candidates are the validation results; Chosen is the best of them.
-	Candidates []DeliveryCandidate
-	Chosen     DeliveryCandidate
+	Candidates []Candidate
+	Chosen     Candidate
 	// RiskModel is the fitted, calibrated model.
 	RiskModel *models.RiskModel
 }
 
-// dlvExample is one labelled order at the moment.
-type dlvExample struct {
+// example is one labelled order at the moment.
+type example struct {
 	id       string
 	purchase time.Time
-	known    dlvKnown
-	lane     dlvLaneStats
+	known    known
+	lane     laneStats
 	// baseP90 is the baseline's yardstick: the lane's 90th-percentile
 	// transit from the training period only.
 	baseP90 float64
 	late    bool
 }
 
-// dlvExamples builds the labelled examples of orders purchased in
+// examples builds the labelled examples of orders purchased in
 // [from, before), with the model's lane statistics from h, the baseline's
 // from base and the network state from net, ordered by purchase. skipped counts the orders in the window without
 // a label or without the moment.
-func dlvExamples(orders []HistoryOrder, h, base *dlvHistory, net *dlvNetwork, from, before time.Time) (ex []dlvExample, skipped int) {
+func examples(orders []Order, h, base *history, net *network, from, before time.Time) (ex []example, skipped int) {
 	for i := range orders {
 		o := &orders[i]
 		if o.PurchasedAt.Before(from) || !o.PurchasedAt.Before(before) {
 			continue
 		}
-		late, labelled := dlvLabel(o)
-		k, ok := dlvKnownAt(o, h.moment)
+		late, labelled := label(o)
+		k, ok := knownAt(o, h.moment)
 		if !labelled || !ok {
 			skipped++
 			continue
 		}
 		l := h.stats(&k)
 		l.net = net.stats(&k)
-		ex = append(ex, dlvExample{id: o.ID, purchase: o.PurchasedAt, known: k, lane: l, baseP90: base.stats(&k).p90, late: late})
+		ex = append(ex, example{id: o.ID, purchase: o.PurchasedAt, known: k, lane: l, baseP90: base.stats(&k).p90, late: late})
 	}
-	slices.SortStableFunc(ex, func(a, b dlvExample) int { return a.purchase.Compare(b.purchase) })
+	slices.SortStableFunc(ex, func(a, b example) int { return a.purchase.Compare(b.purchase) })
 	return ex, skipped
 }
 
-// dlvMatrix returns the feature rows and labels of ex.
-func dlvMatrix(fs []dlvFeature, ex []dlvExample) ([][]float64, []bool) {
+// matrix returns the feature rows and labels of ex.
+func matrix(fs []feature, ex []example) ([][]float64, []bool) {
 	x := make([][]float64, len(ex))
 	y := make([]bool, len(ex))
 	for i := range ex {
-		x[i] = dlvRow(fs, &ex[i].known, &ex[i].lane)
+		x[i] = row(fs, &ex[i].known, &ex[i].lane)
 		y[i] = ex[i].late
 	}
 	return x, y
 }
 
-// EvaluateDelivery backtests the delivery-risk model at one moment on
+// Evaluate backtests the delivery-risk model at one moment on
 // history: it builds point-in-time features for the training and test
 // orders (lane history only from training orders delivered before each
 // order's moment; the network's recent state from every order, but only
@@ -130,14 +130,14 @@ func dlvMatrix(fs []dlvFeature, ex []dlvExample) ([][]float64, []bool) {
 // fits the model on the training orders but the latest, calibrates it on
 // those, and scores the test orders beside the slack-minus-lane-p90
 // baseline. The test orders play no part in any choice.
-func EvaluateDelivery(orders []HistoryOrder, opts DeliveryEvalOptions) (_ DeliveryReport, err error) {
-	defer derrors.Wrap(&err, "EvaluateDelivery(%s)", opts.Moment)
-	opts, err = dlvDefaults(opts)
+func Evaluate(orders []Order, opts EvalOptions) (_ Report, err error) {
+	defer derrors.Wrap(&err, "Evaluate(%s)", opts.Moment)
+	opts, err = defaults(opts)
 	if err != nil {
-		return DeliveryReport{}, err
+		return Report{}, err
 	}
 	progress := opts.Progress
-	var trainOrders []HistoryOrder
+	var trainOrders []Order
 	for _, o := range orders {
 		if o.PurchasedAt.Before(opts.TrainBefore) {
 			trainOrders = append(trainOrders, o)
@@ -149,28 +149,28 @@ func EvaluateDelivery(orders []HistoryOrder, opts DeliveryEvalOptions) (_ Delive
 	// a test order reaches the model's parameters, which are fitted on
 	// training orders only. The baseline keeps the training period's lanes,
 	// as the issue defines it.
-	h := newDlvHistory(orders, opts.Moment)
-	base := newDlvHistory(trainOrders, opts.Moment)
-	net := newDlvNetwork(orders)
-	train, skipTrain := dlvExamples(orders, h, base, net, time.Time{}, opts.TrainBefore)
-	test, skipTest := dlvExamples(orders, h, base, net, opts.TestFrom, opts.TestBefore)
-	rep := DeliveryReport{Moment: opts.Moment, Train: len(train), Test: len(test), Skipped: skipTrain + skipTest}
+	h := newHistory(orders, opts.Moment)
+	base := newHistory(trainOrders, opts.Moment)
+	net := newNetwork(orders)
+	train, skipTrain := examples(orders, h, base, net, time.Time{}, opts.TrainBefore)
+	test, skipTest := examples(orders, h, base, net, opts.TestFrom, opts.TestBefore)
+	rep := Report{Moment: opts.Moment, Train: len(train), Test: len(test), Skipped: skipTrain + skipTest}
 	fmt.Fprintf(progress, "delivery: %d training and %d test orders at %s (%d skipped: not delivered or no %s); lane history of %d deliveries\n",
 		len(train), len(test), opts.Moment, rep.Skipped, opts.Moment, len(h.obs))
 	nCal := int(float64(len(train))*opts.CalibrationShare + 0.5)
 	fit, cal := train[:len(train)-nCal], train[len(train)-nCal:]
 	rep.Fit, rep.Cal = len(fit), len(cal)
-	rep.TrainLate, rep.CalLate, rep.TestLate = dlvLateRate(train), dlvLateRate(cal), dlvLateRate(test)
+	rep.TrainLate, rep.CalLate, rep.TestLate = lateRate(train), lateRate(cal), lateRate(test)
 	for _, part := range []struct {
 		name string
-		ex   []dlvExample
+		ex   []example
 	}{{"fit", fit}, {"calibration", cal}, {"test", test}} {
-		if n := dlvLateCount(part.ex); n == 0 || n == len(part.ex) {
+		if n := lateCount(part.ex); n == 0 || n == len(part.ex) {
 			return rep, fmt.Errorf("the %s orders (%d) need both late and on-time ones, have %d late: %w", part.name, len(part.ex), n, derrors.Invalid)
 		}
 	}
 
-	rep.Candidates, err = dlvValidate(opts, train)
+	rep.Candidates, err = validate(opts, train)
 	if err != nil {
 		return rep, err
 	}
@@ -182,24 +182,24 @@ func EvaluateDelivery(orders []HistoryOrder, opts DeliveryEvalOptions) (_ Delive
 	}
 	fmt.Fprintf(progress, "delivery: chose features %s, L2 %g (validation AUC %.3f)\n", rep.Chosen.Features, rep.Chosen.L2, rep.Chosen.AUC)
 
-	fs := dlvFeatureSet(opts.Moment, rep.Chosen.groups)
+	fs := featureSet(opts.Moment, rep.Chosen.groups)
 	features := make([]models.Feature, len(fs))
 	for j, f := range fs {
 		features[j] = f.Feature
 	}
-	xFit, yFit := dlvMatrix(fs, fit)
-	xCal, yCal := dlvMatrix(fs, cal)
+	xFit, yFit := matrix(fs, fit)
+	xCal, yCal := matrix(fs, cal)
 	rep.RiskModel, err = models.TrainRiskModel("delivery_late_at_"+string(opts.Moment), features, xFit, yFit, xCal, yCal,
 		models.RiskOptions{Logistic: models.LogisticOptions{L2: rep.Chosen.L2}, Calibration: opts.Calibration})
 	if err != nil {
 		return rep, err
 	}
-	xTest, yTest := dlvMatrix(fs, test)
+	xTest, yTest := matrix(fs, test)
 	probs := make([]float64, len(xTest))
 	for i, x := range xTest {
 		probs[i] = rep.RiskModel.Probability(x)
 	}
-	if rep.Model, err = dlvScore(probs, probs, yTest); err != nil {
+	if rep.Model, err = score(probs, probs, yTest); err != nil {
 		return rep, fmt.Errorf("model: %w", err)
 	}
 
@@ -207,7 +207,7 @@ func EvaluateDelivery(orders []HistoryOrder, opts DeliveryEvalOptions) (_ Delive
 	// same held-out tail, so its Brier and ECE are comparable.
 	baseCal := make([]float64, len(cal))
 	for i := range cal {
-		baseCal[i] = dlvBaselineScore(&cal[i].known, cal[i].baseP90)
+		baseCal[i] = baselineScore(&cal[i].known, cal[i].baseP90)
 	}
 	baseCalib, err := models.FitCalibration(opts.Calibration, baseCal, yCal)
 	if err != nil {
@@ -216,16 +216,16 @@ func EvaluateDelivery(orders []HistoryOrder, opts DeliveryEvalOptions) (_ Delive
 	baseScores := make([]float64, len(test))
 	baseProbs := make([]float64, len(test))
 	for i := range test {
-		baseScores[i] = dlvBaselineScore(&test[i].known, test[i].baseP90)
+		baseScores[i] = baselineScore(&test[i].known, test[i].baseP90)
 		baseProbs[i] = baseCalib.Calibrate(baseScores[i])
 	}
-	if rep.Baseline, err = dlvScore(baseScores, baseProbs, yTest); err != nil {
+	if rep.Baseline, err = score(baseScores, baseProbs, yTest); err != nil {
 		return rep, fmt.Errorf("baseline: %w", err)
 	}
 	return rep, nil
 }
 
-func dlvDefaults(o DeliveryEvalOptions) (DeliveryEvalOptions, error) {
+func defaults(o EvalOptions) (EvalOptions, error) {
 	var v derrors.ValidationError
 	if o.Moment != AtApproval && o.Moment != AtHandoff {
 		v.Add("moment", "%q: want approval or handoff", o.Moment)
@@ -273,27 +273,27 @@ func dlvDefaults(o DeliveryEvalOptions) (DeliveryEvalOptions, error) {
 	return o, v.Err()
 }
 
-// dlvValidate chooses the feature families and the ridge penalty by
+// validate chooses the feature families and the ridge penalty by
 // forward-chaining validation over the training examples, which are in
 // purchase order: the examples are cut into opts.Folds consecutive blocks;
 // fold k fits on blocks before k and scores block k (folds without both
 // classes are skipped). It starts from the lane family and adds, one at a
 // time, the family whose addition scores best, while that beats the set
 // without it. It returns every candidate tried.
-func dlvValidate(opts DeliveryEvalOptions, train []dlvExample) ([]DeliveryCandidate, error) {
-	var cands []DeliveryCandidate
-	best, err := dlvValidateSet(opts, train, dlvGroupsOf(dlvGroupLane), &cands)
+func validate(opts EvalOptions, train []example) ([]Candidate, error) {
+	var cands []Candidate
+	best, err := validateSet(opts, train, groupSetOf(groupLane), &cands)
 	if err != nil {
 		return nil, err
 	}
 	for {
 		step := best
-		for g := range dlvGroupCount {
-			set := best.groups | dlvGroupsOf(g)
-			if set == best.groups || len(dlvFeatureSet(opts.Moment, set)) == len(dlvFeatureSet(opts.Moment, best.groups)) {
+		for g := range groupCount {
+			set := best.groups | groupSetOf(g)
+			if set == best.groups || len(featureSet(opts.Moment, set)) == len(featureSet(opts.Moment, best.groups)) {
 				continue // already in, or no features at this moment
 			}
-			c, err := dlvValidateSet(opts, train, set, &cands)
+			c, err := validateSet(opts, train, set, &cands)
 			if err != nil {
 				return nil, err
 			}
@@ -308,25 +308,25 @@ func dlvValidate(opts DeliveryEvalOptions, train []dlvExample) ([]DeliveryCandid
 	}
 }
 
-// dlvValidateSet scores the families groups with every penalty, appends the
+// validateSet scores the families groups with every penalty, appends the
 // candidates to cands and returns the best of them.
-func dlvValidateSet(opts DeliveryEvalOptions, train []dlvExample, groups dlvGroups, cands *[]DeliveryCandidate) (DeliveryCandidate, error) {
-	var best DeliveryCandidate
+func validateSet(opts EvalOptions, train []example, groups groupSet, cands *[]Candidate) (Candidate, error) {
+	var best Candidate
 	bounds := make([]int, opts.Folds+1)
 	for k := range bounds {
 		bounds[k] = k * len(train) / opts.Folds
 	}
 	name := groups.String()
-	x, y := dlvMatrix(dlvFeatureSet(opts.Moment, groups), train)
+	x, y := matrix(featureSet(opts.Moment, groups), train)
 	for i, l2 := range opts.L2 {
 		var sum float64
 		var n int
 		for k := 1; k < opts.Folds; k++ {
 			lo, hi := bounds[k], bounds[k+1]
-			if c := dlvCountTrue(y[:lo]); c == 0 || c == lo {
+			if c := countTrue(y[:lo]); c == 0 || c == lo {
 				continue
 			}
-			if c := dlvCountTrue(y[lo:hi]); c == 0 || c == hi-lo {
+			if c := countTrue(y[lo:hi]); c == 0 || c == hi-lo {
 				continue
 			}
 			m, err := models.FitLogisticRegression(x[:lo], y[:lo], models.LogisticOptions{L2: l2})
@@ -347,7 +347,7 @@ func dlvValidateSet(opts DeliveryEvalOptions, train []dlvExample, groups dlvGrou
 		if n == 0 {
 			return best, fmt.Errorf("no validation fold has both late and on-time orders (%d training orders in %d folds): %w", len(train), opts.Folds, derrors.Invalid)
 		}
-		c := DeliveryCandidate{Features: name, groups: groups, L2: l2, AUC: sum / float64(n)}
+		c := Candidate{Features: name, groups: groups, L2: l2, AUC: sum / float64(n)}
 		*cands = append(*cands, c)
 		fmt.Fprintf(opts.Progress, "delivery: validation %-28s L2 %-5g AUC %.3f over %d folds\n", name, l2, c.AUC, n)
 		if i == 0 || c.AUC > best.AUC+1e-9 {
@@ -357,9 +357,9 @@ func dlvValidateSet(opts DeliveryEvalOptions, train []dlvExample, groups dlvGrou
 	return best, nil
 }
 
-// dlvScore computes the test figures from ranking scores and probabilities.
-func dlvScore(scores, probs []float64, y []bool) (DeliveryScores, error) {
-	var s DeliveryScores
+// score computes the test figures from ranking scores and probabilities.
+func score(scores, probs []float64, y []bool) (Scores, error) {
+	var s Scores
 	var err error
 	if s.AUC, err = models.ROCAUC(scores, y); err != nil {
 		return s, err
@@ -376,7 +376,7 @@ func dlvScore(scores, probs []float64, y []bool) (DeliveryScores, error) {
 	return s, nil
 }
 
-func dlvLateCount(ex []dlvExample) int {
+func lateCount(ex []example) int {
 	n := 0
 	for _, e := range ex {
 		if e.late {
@@ -386,14 +386,14 @@ func dlvLateCount(ex []dlvExample) int {
 	return n
 }
 
-func dlvLateRate(ex []dlvExample) float64 {
+func lateRate(ex []example) float64 {
 	if len(ex) == 0 {
 		return 0
 	}
-	return float64(dlvLateCount(ex)) / float64(len(ex))
+	return float64(lateCount(ex)) / float64(len(ex))
 }
 
-func dlvCountTrue(y []bool) int {
+func countTrue(y []bool) int {
 	n := 0
 	for _, v := range y {
 		if v {

@@ -1,4 +1,4 @@
-package triage
+package delivery
 
 import (
 	"context"
@@ -11,15 +11,15 @@ import (
 	"github.com/omnitriage/omnitriage/internal/derrors"
 )
 
-// histSynthDataset is a synthetic history ready to import.
-func histSynthDataset(seed uint64, n int) HistoryDataset {
-	orders := dlvSynthHistory(seed, n, dlvDate("2017-01-01"), dlvDate("2017-04-01"))
-	return HistoryDataset{Source: orders[0].Source, Orders: orders, Sellers: dlvSynthSellers(orders)}
+// synthDataset is a synthetic history ready to import.
+func synthDataset(seed uint64, n int) Dataset {
+	orders := synthHistory(seed, n, date("2017-01-01"), date("2017-04-01"))
+	return Dataset{Source: orders[0].Source, Orders: orders, Sellers: synthSellers(orders)}
 }
 
-// histSameOrder compares two orders field by field, NaN equal to NaN and
+// sameOrder compares two orders field by field, NaN equal to NaN and
 // times by instant.
-func histSameOrder(a, b HistoryOrder) bool {
+func sameOrder(a, b Order) bool {
 	if a.Source != b.Source || a.ID != b.ID || a.CustomerID != b.CustomerID || a.CustomerZip != b.CustomerZip ||
 		a.CustomerCity != b.CustomerCity || a.CustomerState != b.CustomerState || a.Status != b.Status ||
 		!a.PurchasedAt.Equal(b.PurchasedAt) || !a.ApprovedAt.Equal(b.ApprovedAt) || !a.CarrierAt.Equal(b.CarrierAt) ||
@@ -39,11 +39,11 @@ func histSameOrder(a, b HistoryOrder) bool {
 	return true
 }
 
-func TestHistoryStoreImport(t *testing.T) {
+func TestStoreImport(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store := NewHistoryStore(dbtest.NewPool(t))
-	d := histSynthDataset(31, 120)
+	store := NewStore(dbtest.NewPool(t))
+	d := synthDataset(31, 120)
 	d.Orders[0].Items[0].WeightG = math.NaN() // a product without measures
 	var items int
 	for _, o := range d.Orders {
@@ -55,10 +55,10 @@ func TestHistoryStoreImport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Import = %v", err)
 	}
-	want := HistoryImportStats{
-		Sellers: HistoryTableStats{Rows: len(d.Sellers), New: len(d.Sellers)},
-		Orders:  HistoryTableStats{Rows: len(d.Orders), New: len(d.Orders)},
-		Items:   HistoryTableStats{Rows: items, New: items},
+	want := ImportStats{
+		Sellers: TableStats{Rows: len(d.Sellers), New: len(d.Sellers)},
+		Orders:  TableStats{Rows: len(d.Orders), New: len(d.Orders)},
+		Items:   TableStats{Rows: items, New: items},
 	}
 	if st != want {
 		t.Errorf("first Import = %+v, want %+v", st, want)
@@ -73,12 +73,12 @@ func TestHistoryStoreImport(t *testing.T) {
 	if len(got) != len(d.Orders) {
 		t.Fatalf("Orders returned %d orders, want %d", len(got), len(d.Orders))
 	}
-	byID := map[string]HistoryOrder{}
+	byID := map[string]Order{}
 	for _, o := range got {
 		byID[o.ID] = o
 	}
 	for _, o := range d.Orders {
-		if !histSameOrder(o, byID[o.ID]) {
+		if !sameOrder(o, byID[o.ID]) {
 			t.Errorf("order %s read back as\n%+v\nwant\n%+v", o.ID, byID[o.ID], o)
 		}
 	}
@@ -88,10 +88,10 @@ func TestHistoryStoreImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = HistoryImportStats{
-		Sellers: HistoryTableStats{Rows: len(d.Sellers), Unchanged: len(d.Sellers)},
-		Orders:  HistoryTableStats{Rows: len(d.Orders), Unchanged: len(d.Orders)},
-		Items:   HistoryTableStats{Rows: items, Unchanged: items},
+	want = ImportStats{
+		Sellers: TableStats{Rows: len(d.Sellers), Unchanged: len(d.Sellers)},
+		Orders:  TableStats{Rows: len(d.Orders), Unchanged: len(d.Orders)},
+		Items:   TableStats{Rows: items, Unchanged: items},
 	}
 	if st != want {
 		t.Errorf("second Import = %+v, want %+v", st, want)
@@ -113,10 +113,10 @@ func TestHistoryStoreImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = HistoryImportStats{
-		Sellers: HistoryTableStats{Rows: len(d.Sellers), Changed: 1, Unchanged: len(d.Sellers) - 1},
-		Orders:  HistoryTableStats{Rows: len(d.Orders), Changed: 1, Unchanged: len(d.Orders) - 1},
-		Items:   HistoryTableStats{Rows: items - 1, Unchanged: items - 1, Removed: 1},
+	want = ImportStats{
+		Sellers: TableStats{Rows: len(d.Sellers), Changed: 1, Unchanged: len(d.Sellers) - 1},
+		Orders:  TableStats{Rows: len(d.Orders), Changed: 1, Unchanged: len(d.Orders) - 1},
+		Items:   TableStats{Rows: items - 1, Unchanged: items - 1, Removed: 1},
 	}
 	if st != want {
 		t.Errorf("Import of a changed copy = %+v, want %+v", st, want)
@@ -126,30 +126,30 @@ func TestHistoryStoreImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, o := range got {
-		if o.ID == d.Orders[1].ID && !histSameOrder(o, d.Orders[1]) || o.ID == d.Orders[twoItems].ID && len(o.Items) != 1 {
+		if o.ID == d.Orders[1].ID && !sameOrder(o, d.Orders[1]) || o.ID == d.Orders[twoItems].ID && len(o.Items) != 1 {
 			t.Errorf("after re-import, order %s = %+v", o.ID, o)
 		}
 	}
 }
 
-func TestHistoryStoreRejects(t *testing.T) {
+func TestStoreRejects(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store := NewHistoryStore(dbtest.NewPool(t))
+	store := NewStore(dbtest.NewPool(t))
 	if _, err := store.Orders(ctx, "nothing"); !errors.Is(err, derrors.NotFound) {
 		t.Errorf("Orders of an empty source = %v, want NotFound", err)
 	}
 	for _, tc := range []struct {
 		name   string
-		change func(d *HistoryDataset)
+		change func(d *Dataset)
 	}{
-		{"bad zip", func(d *HistoryDataset) { d.Orders[3].CustomerZip = "123" }},
-		{"no estimate", func(d *HistoryDataset) { d.Orders[3].EstimatedDelivery = dlvDate("0001-01-01") }},
-		{"negative price", func(d *HistoryDataset) { d.Orders[3].Items[0].Price = -1 }},
-		{"bad seller state", func(d *HistoryDataset) { d.Sellers[0].State = "Sao Paulo" }},
-		{"other source", func(d *HistoryDataset) { d.Orders[2].Source = "elsewhere" }},
+		{"bad zip", func(d *Dataset) { d.Orders[3].CustomerZip = "123" }},
+		{"no estimate", func(d *Dataset) { d.Orders[3].EstimatedDelivery = date("0001-01-01") }},
+		{"negative price", func(d *Dataset) { d.Orders[3].Items[0].Price = -1 }},
+		{"bad seller state", func(d *Dataset) { d.Sellers[0].State = "Sao Paulo" }},
+		{"other source", func(d *Dataset) { d.Orders[2].Source = "elsewhere" }},
 	} {
-		d := histSynthDataset(32, 20)
+		d := synthDataset(32, 20)
 		tc.change(&d)
 		if _, err := store.Import(ctx, d, nil); !errors.Is(err, derrors.Invalid) {
 			t.Errorf("%s: Import = %v, want Invalid", tc.name, err)

@@ -1,4 +1,4 @@
-package triage
+package delivery
 
 import (
 	"fmt"
@@ -7,13 +7,13 @@ import (
 	"time"
 )
 
-// dlvSynthHistory makes n delivered-or-not orders purchased between start
+// synthHistory makes n delivered-or-not orders purchased between start
 // and end, in the shape of Olist history: lanes between a few states whose
 // transit grows with distance, a promise padded over the lane's transit, a
 // seller hand-off that is sometimes slow, and rare stuck parcels. Lateness
 // follows from slack and transit, so a model has something to find. The
 // same seed gives the same history.
-func dlvSynthHistory(seed uint64, n int, start, end time.Time) []HistoryOrder {
+func synthHistory(seed uint64, n int, start, end time.Time) []Order {
 	rng := rand.New(rand.NewPCG(seed, 0xde11))
 	states := []string{"SP", "RJ", "MG", "BA", "RS"}
 	zips := map[string]string{"SP": "01", "RJ": "20", "MG": "30", "BA": "40", "RS": "90"}
@@ -27,13 +27,13 @@ func dlvSynthHistory(seed uint64, n int, start, end time.Time) []HistoryOrder {
 		return 5
 	}
 	span := end.Sub(start)
-	orders := make([]HistoryOrder, n)
+	orders := make([]Order, n)
 	for i := range orders {
 		cust := states[rng.IntN(len(states))]
 		seller := states[rng.IntN(3)] // sellers are in SP, RJ or MG
 		base := distance(seller, cust)
 		purchase := start.Add(time.Duration(rng.Int64N(int64(span)))).Truncate(time.Second)
-		o := HistoryOrder{
+		o := Order{
 			Source:        "synthetic",
 			ID:            fmt.Sprintf("o%05d", i),
 			CustomerID:    fmt.Sprintf("c%05d", i),
@@ -44,12 +44,12 @@ func dlvSynthHistory(seed uint64, n int, start, end time.Time) []HistoryOrder {
 			PurchasedAt:   purchase,
 		}
 		promiseDays := math.Round(base*1.3 + 3 + rng.Float64()*4)
-		o.EstimatedDelivery = histDay(purchase).AddDate(0, 0, int(promiseDays))
+		o.EstimatedDelivery = day(purchase).AddDate(0, 0, int(promiseDays))
 		sellerNo := rng.IntN(20)
 		sellerID := fmt.Sprintf("s%s%d", seller, sellerNo)
 		nItems := 1 + rng.IntN(2)
 		for j := 1; j <= nItems; j++ {
-			o.Items = append(o.Items, HistoryItem{
+			o.Items = append(o.Items, Item{
 				ItemNo: j, ProductID: fmt.Sprintf("p%05d-%d", i, j), SellerID: sellerID,
 				SellerZip: fmt.Sprintf("%s%03d", zips[seller], 7*sellerNo), SellerState: seller,
 				Price: math.Round(rng.Float64()*20000) / 100, Freight: math.Round(rng.Float64()*4000) / 100,
@@ -84,23 +84,23 @@ func dlvSynthHistory(seed uint64, n int, start, end time.Time) []HistoryOrder {
 	return orders
 }
 
-// dlvSynthSellers lists the sellers the orders' items name.
-func dlvSynthSellers(orders []HistoryOrder) []HistorySeller {
+// synthSellers lists the sellers the orders' items name.
+func synthSellers(orders []Order) []Seller {
 	seen := map[string]bool{}
-	var sellers []HistorySeller
+	var sellers []Seller
 	for _, o := range orders {
 		for _, it := range o.Items {
 			if !seen[it.SellerID] {
 				seen[it.SellerID] = true
-				sellers = append(sellers, HistorySeller{Source: o.Source, ID: it.SellerID, Zip: it.SellerZip, City: "city", State: it.SellerState})
+				sellers = append(sellers, Seller{Source: o.Source, ID: it.SellerID, Zip: it.SellerZip, City: "city", State: it.SellerState})
 			}
 		}
 	}
 	return sellers
 }
 
-// dlvDate is midnight UTC of the day s (YYYY-MM-DD); it panics on a typo.
-func dlvDate(s string) time.Time {
+// date is midnight UTC of the day s (YYYY-MM-DD); it panics on a typo.
+func date(s string) time.Time {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
 		panic(err)

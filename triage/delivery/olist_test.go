@@ -1,4 +1,4 @@
-package triage
+package delivery
 
 import (
 	"errors"
@@ -12,10 +12,10 @@ import (
 	"github.com/omnitriage/omnitriage/internal/derrors"
 )
 
-// histMiniOlist is a small dataset in the shape of the re-saved Olist copies:
+// miniOlist is a small dataset in the shape of the re-saved Olist copies:
 // zip prefixes without their leading zeros, quoted seller fields, product
 // numbers written as floats, a product without measures.
-func histMiniOlist() map[string]string {
+func miniOlist() map[string]string {
 	return map[string]string{
 		"customers.csv": "customer_id,customer_unique_id,customer_zip_code_prefix,customer_city,customer_state\n" +
 			"c1,u1,4571,sao paulo,SP\n" +
@@ -38,7 +38,7 @@ func histMiniOlist() map[string]string {
 	}
 }
 
-func histWriteFiles(t *testing.T, files map[string]string) string {
+func writeFiles(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
@@ -52,7 +52,7 @@ func histWriteFiles(t *testing.T, files map[string]string) string {
 func TestReadOlist(t *testing.T) {
 	t.Parallel()
 	var progress strings.Builder
-	d, err := ReadOlist(histWriteFiles(t, histMiniOlist()), &progress)
+	d, err := ReadOlist(writeFiles(t, miniOlist()), &progress)
 	if err != nil {
 		t.Fatalf("ReadOlist = %v", err)
 	}
@@ -69,7 +69,7 @@ func TestReadOlist(t *testing.T) {
 	at := func(s string) time.Time { v, _ := time.Parse(time.DateTime, s); return v }
 	if o1.ID != "o1" || o1.CustomerZip != "04571" || o1.CustomerState != "SP" || o1.Status != "delivered" ||
 		!o1.PurchasedAt.Equal(at("2017-07-09 21:57:05")) || !o1.CarrierAt.Equal(at("2017-07-11 14:58:04")) ||
-		!o1.DeliveredAt.Equal(at("2017-07-26 10:57:55")) || !o1.EstimatedDelivery.Equal(dlvDate("2017-08-01")) {
+		!o1.DeliveredAt.Equal(at("2017-07-26 10:57:55")) || !o1.EstimatedDelivery.Equal(date("2017-08-01")) {
 		t.Errorf("order o1 = %+v", o1)
 	}
 	if len(o1.Items) != 2 {
@@ -117,7 +117,7 @@ func TestReadOlistMalformed(t *testing.T) {
 		{"negative weight", "products.csv", "600.0", "-600.0", `products.csv:2: product_weight_g -600 is negative`, true},
 		{"missing file", "products.csv", "", "", "products.csv", false},
 	} {
-		files := histMiniOlist()
+		files := miniOlist()
 		if tc.old == "" && tc.new == "" {
 			delete(files, tc.file)
 		} else {
@@ -126,7 +126,7 @@ func TestReadOlistMalformed(t *testing.T) {
 			}
 			files[tc.file] = strings.Replace(files[tc.file], tc.old, tc.new, 1)
 		}
-		_, err := ReadOlist(histWriteFiles(t, files), nil)
+		_, err := ReadOlist(writeFiles(t, files), nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: ReadOlist = %v, want an error containing %q", tc.name, err, tc.want)
 			continue

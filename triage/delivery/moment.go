@@ -1,4 +1,4 @@
-package triage
+package delivery
 
 import (
 	"fmt"
@@ -8,37 +8,37 @@ import (
 	"github.com/omnitriage/omnitriage/internal/derrors"
 )
 
-// DeliveryMoment is when a delivery-risk prediction is made. Each moment
+// Moment is when a delivery-risk prediction is made. Each moment
 // sees only what is known then: at approval the order, its promise, its
 // seller and customer and the lane history; at hand-off also when the parcel
 // reached the carrier.
-type DeliveryMoment string
+type Moment string
 
 // The prediction moments of the delivery backtest.
 const (
 	// AtApproval is when the payment is approved and the order released.
-	AtApproval DeliveryMoment = "approval"
+	AtApproval Moment = "approval"
 	// AtHandoff is when the seller hands the parcel to the carrier: what the
 	// in-flight risk sweep sees.
-	AtHandoff DeliveryMoment = "handoff"
+	AtHandoff Moment = "handoff"
 )
 
-// ParseDeliveryMoment parses "approval" or "handoff".
-func ParseDeliveryMoment(s string) (DeliveryMoment, error) {
-	switch m := DeliveryMoment(s); m {
+// ParseMoment parses "approval" or "handoff".
+func ParseMoment(s string) (Moment, error) {
+	switch m := Moment(s); m {
 	case AtApproval, AtHandoff:
 		return m, nil
 	}
 	return "", fmt.Errorf("delivery moment %q: want approval or handoff: %w", s, derrors.Invalid)
 }
 
-// dlvKnown is what is known about an order at a prediction moment. It is the
+// known is what is known about an order at a prediction moment. It is the
 // feature builder's only view of the order: it has no field for the delivery,
 // for reviews, or (at approval) for the carrier hand-off, so nothing known
-// only later can reach the features. dlvKnownAt is the one function that
-// reads a HistoryOrder to fill it.
-type dlvKnown struct {
-	moment      DeliveryMoment
+// only later can reach the features. knownAt is the one function that
+// reads an Order to fill it.
+type known struct {
+	moment      Moment
 	at          time.Time // the moment itself
 	purchasedAt time.Time
 	approvedAt  time.Time
@@ -59,32 +59,32 @@ type dlvKnown struct {
 	shippingLimit time.Time
 }
 
-// dlvKnownAt returns what is known about o at moment m, and false when the
+// knownAt returns what is known about o at moment m, and false when the
 // moment never came for o (not approved, never handed to a carrier).
-func dlvKnownAt(o *HistoryOrder, m DeliveryMoment) (dlvKnown, bool) {
-	k := dlvKnown{
+func knownAt(o *Order, m Moment) (known, bool) {
+	k := known{
 		moment:        m,
 		purchasedAt:   o.PurchasedAt,
 		approvedAt:    o.ApprovedAt,
-		promisedEnd:   histDay(o.EstimatedDelivery).AddDate(0, 0, 1),
+		promisedEnd:   day(o.EstimatedDelivery).AddDate(0, 0, 1),
 		customerZip:   o.CustomerZip,
 		customerState: o.CustomerState,
 		items:         len(o.Items),
 	}
 	if o.ApprovedAt.IsZero() {
-		return dlvKnown{}, false
+		return known{}, false
 	}
 	switch m {
 	case AtApproval:
 		k.at = o.ApprovedAt
 	case AtHandoff:
 		if o.CarrierAt.IsZero() {
-			return dlvKnown{}, false
+			return known{}, false
 		}
 		k.carrierAt = o.CarrierAt
 		k.at = o.CarrierAt
 	default:
-		return dlvKnown{}, false
+		return known{}, false
 	}
 	seen := map[string]bool{}
 	for i, it := range o.Items {
@@ -108,8 +108,8 @@ func dlvKnownAt(o *HistoryOrder, m DeliveryMoment) (dlvKnown, bool) {
 	return k, true
 }
 
-// dlvLane names the lane from the seller's state to the customer's.
-func (k *dlvKnown) lane() string {
+// lane names the lane from the seller's state to the customer's.
+func (k *known) lane() string {
 	if k.sellerState == "" {
 		return ""
 	}
@@ -117,11 +117,11 @@ func (k *dlvKnown) lane() string {
 }
 
 // slackDays is the time left at the moment until the promised day ends.
-func (k *dlvKnown) slackDays() float64 { return dlvDays(k.promisedEnd.Sub(k.at)) }
+func (k *known) slackDays() float64 { return days(k.promisedEnd.Sub(k.at)) }
 
-func dlvDays(d time.Duration) float64 { return d.Hours() / 24 }
+func days(d time.Duration) float64 { return d.Hours() / 24 }
 
-// dlvLabel says whether o was delivered late, and false when it was not
+// label says whether o was delivered late, and false when it was not
 // delivered (its outcome is unknown). Only the backtest's labels read the
 // delivery; features never do.
-func dlvLabel(o *HistoryOrder) (late, known bool) { return o.Late() }
+func label(o *Order) (late, known bool) { return o.Late() }

@@ -1,4 +1,4 @@
-package triage
+package delivery
 
 import (
 	"errors"
@@ -10,18 +10,18 @@ import (
 	"github.com/omnitriage/omnitriage/internal/derrors"
 )
 
-func TestEvaluateDeliverySynthetic(t *testing.T) {
+func TestEvaluateSynthetic(t *testing.T) {
 	t.Parallel()
-	orders := dlvSynthHistory(21, 3000, dlvDate("2017-01-01"), dlvDate("2017-09-01"))
-	reports := map[DeliveryMoment]DeliveryReport{}
-	for _, m := range []DeliveryMoment{AtApproval, AtHandoff} {
-		opts := DeliveryEvalOptions{
+	orders := synthHistory(21, 3000, date("2017-01-01"), date("2017-09-01"))
+	reports := map[Moment]Report{}
+	for _, m := range []Moment{AtApproval, AtHandoff} {
+		opts := EvalOptions{
 			Moment:      m,
-			TrainBefore: dlvDate("2017-06-01"), TestFrom: dlvDate("2017-06-01"), TestBefore: dlvDate("2017-09-01"),
+			TrainBefore: date("2017-06-01"), TestFrom: date("2017-06-01"), TestBefore: date("2017-09-01"),
 		}
-		rep, err := EvaluateDelivery(orders, opts)
+		rep, err := Evaluate(orders, opts)
 		if err != nil {
-			t.Fatalf("EvaluateDelivery(%s) = %v", m, err)
+			t.Fatalf("Evaluate(%s) = %v", m, err)
 		}
 		t.Logf("%s: train %d test %d late %.3f; model %+v; baseline %+v; chose %+v",
 			m, rep.Train, rep.Test, rep.TestLate, rep.Model, rep.Baseline, rep.Chosen)
@@ -29,7 +29,7 @@ func TestEvaluateDeliverySynthetic(t *testing.T) {
 			t.Errorf("%s: train %d = fit %d + calibration %d, test %d, skipped %d; want consistent non-empty parts",
 				m, rep.Train, rep.Fit, rep.Cal, rep.Test, rep.Skipped)
 		}
-		for name, s := range map[string]DeliveryScores{"model": rep.Model, "baseline": rep.Baseline} {
+		for name, s := range map[string]Scores{"model": rep.Model, "baseline": rep.Baseline} {
 			if !(s.AUC > 0.5 && s.AUC <= 1) || !(s.Brier > 0 && s.Brier < 0.25) || !(s.ECE >= 0 && s.ECE < 0.2) ||
 				!(s.PrecisionTop10 >= 0 && s.PrecisionTop10 <= 1) {
 				t.Errorf("%s %s scores = %+v, want an informative score with sane figures", m, name, s)
@@ -38,7 +38,7 @@ func TestEvaluateDeliverySynthetic(t *testing.T) {
 		if len(rep.Candidates) == 0 || rep.RiskModel == nil || rep.RiskModel.Validate() != nil {
 			t.Errorf("%s: %d candidates, model %v; want a validated, valid model", m, len(rep.Candidates), rep.RiskModel)
 		}
-		again, err := EvaluateDelivery(orders, opts)
+		again, err := Evaluate(orders, opts)
 		if err != nil || again.RiskModel.Version != rep.RiskModel.Version || again.Model != rep.Model {
 			t.Errorf("%s: a second run gave %v, %+v (err %v); want the same model and figures", m, again.RiskModel.Version, again.Model, err)
 		}
@@ -50,51 +50,51 @@ func TestEvaluateDeliverySynthetic(t *testing.T) {
 	}
 }
 
-func TestEvaluateDeliveryRejects(t *testing.T) {
+func TestEvaluateRejects(t *testing.T) {
 	t.Parallel()
-	orders := dlvSynthHistory(22, 300, dlvDate("2017-01-01"), dlvDate("2017-04-01"))
-	ok := DeliveryEvalOptions{Moment: AtHandoff, TrainBefore: dlvDate("2017-03-01"), TestFrom: dlvDate("2017-03-01"), TestBefore: dlvDate("2017-04-01")}
+	orders := synthHistory(22, 300, date("2017-01-01"), date("2017-04-01"))
+	ok := EvalOptions{Moment: AtHandoff, TrainBefore: date("2017-03-01"), TestFrom: date("2017-03-01"), TestBefore: date("2017-04-01")}
 	for _, tc := range []struct {
 		name   string
-		change func(o *DeliveryEvalOptions)
+		change func(o *EvalOptions)
 	}{
-		{"unknown moment", func(o *DeliveryEvalOptions) { o.Moment = "delivery" }},
-		{"no dates", func(o *DeliveryEvalOptions) { o.TrainBefore = time.Time{} }},
-		{"test overlaps training", func(o *DeliveryEvalOptions) { o.TestFrom = dlvDate("2017-02-01") }},
-		{"empty test window", func(o *DeliveryEvalOptions) { o.TestBefore = o.TestFrom }},
-		{"calibration share", func(o *DeliveryEvalOptions) { o.CalibrationShare = 1 }},
-		{"one fold", func(o *DeliveryEvalOptions) { o.Folds = 1 }},
-		{"bad penalty", func(o *DeliveryEvalOptions) { o.L2 = []float64{-1} }},
-		{"bad calibration", func(o *DeliveryEvalOptions) { o.Calibration = "magic" }},
-		{"no test orders", func(o *DeliveryEvalOptions) { o.TestFrom, o.TestBefore = dlvDate("2018-01-01"), dlvDate("2018-02-01") }},
+		{"unknown moment", func(o *EvalOptions) { o.Moment = "delivery" }},
+		{"no dates", func(o *EvalOptions) { o.TrainBefore = time.Time{} }},
+		{"test overlaps training", func(o *EvalOptions) { o.TestFrom = date("2017-02-01") }},
+		{"empty test window", func(o *EvalOptions) { o.TestBefore = o.TestFrom }},
+		{"calibration share", func(o *EvalOptions) { o.CalibrationShare = 1 }},
+		{"one fold", func(o *EvalOptions) { o.Folds = 1 }},
+		{"bad penalty", func(o *EvalOptions) { o.L2 = []float64{-1} }},
+		{"bad calibration", func(o *EvalOptions) { o.Calibration = "magic" }},
+		{"no test orders", func(o *EvalOptions) { o.TestFrom, o.TestBefore = date("2018-01-01"), date("2018-02-01") }},
 	} {
 		o := ok
 		tc.change(&o)
-		if _, err := EvaluateDelivery(orders, o); !errors.Is(err, derrors.Invalid) {
-			t.Errorf("%s: EvaluateDelivery = %v, want an Invalid error", tc.name, err)
+		if _, err := Evaluate(orders, o); !errors.Is(err, derrors.Invalid) {
+			t.Errorf("%s: Evaluate = %v, want an Invalid error", tc.name, err)
 		}
 	}
 }
 
-func TestParseDeliveryMoment(t *testing.T) {
+func TestParseMoment(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		in   string
-		want DeliveryMoment
+		want Moment
 		ok   bool
 	}{{"approval", AtApproval, true}, {"handoff", AtHandoff, true}, {"delivery", "", false}, {"", "", false}} {
-		got, err := ParseDeliveryMoment(tc.in)
+		got, err := ParseMoment(tc.in)
 		if got != tc.want || (err == nil) != tc.ok {
-			t.Errorf("ParseDeliveryMoment(%q) = %q, %v; want %q, ok %v", tc.in, got, err, tc.want, tc.ok)
+			t.Errorf("ParseMoment(%q) = %q, %v; want %q, ok %v", tc.in, got, err, tc.want, tc.ok)
 		}
 	}
 }
 
-// TestEvaluateDeliveryOlist runs the backtest of issue 5 on the real Olist
+// TestEvaluateOlist runs the backtest of issue 5 on the real Olist
 // subset when OMNITRIAGE_DATA_DIR points at the shared data (the folder
 // holding olist/). It logs the figures; it checks only that they are sane,
 // so that the report, not this test, says whether the target is met.
-func TestEvaluateDeliveryOlist(t *testing.T) {
+func TestEvaluateOlist(t *testing.T) {
 	root := os.Getenv("OMNITRIAGE_DATA_DIR")
 	if root == "" {
 		t.Skip("OMNITRIAGE_DATA_DIR not set: the real-data backtest is skipped")
@@ -104,10 +104,10 @@ func TestEvaluateDeliveryOlist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []DeliveryMoment{AtApproval, AtHandoff} {
-		rep, err := EvaluateDelivery(d.Orders, DeliveryEvalOptions{
+	for _, m := range []Moment{AtApproval, AtHandoff} {
+		rep, err := Evaluate(d.Orders, EvalOptions{
 			Moment:      m,
-			TrainBefore: dlvDate("2017-06-01"), TestFrom: dlvDate("2017-06-01"), TestBefore: dlvDate("2017-09-01"),
+			TrainBefore: date("2017-06-01"), TestFrom: date("2017-06-01"), TestBefore: date("2017-09-01"),
 		})
 		if err != nil {
 			t.Fatalf("%s: %v", m, err)

@@ -1,4 +1,4 @@
-package triage
+package delivery
 
 import (
 	"context"
@@ -13,16 +13,16 @@ import (
 	"github.com/omnitriage/omnitriage/internal/derrors"
 )
 
-// HistoryStore reads and writes the history_* tables.
-type HistoryStore struct {
+// Store reads and writes the history_* tables.
+type Store struct {
 	pool *pgxpool.Pool
 }
 
-// NewHistoryStore returns the history tables over pool.
-func NewHistoryStore(pool *pgxpool.Pool) *HistoryStore { return &HistoryStore{pool: pool} }
+// NewStore returns the history tables over pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// HistoryTableStats says what an import did to one table.
-type HistoryTableStats struct {
+// TableStats says what an import did to one table.
+type TableStats struct {
 	// Rows is how many rows the dataset had.
 	Rows int
 	// New rows were inserted, Changed ones replaced, Unchanged ones skipped.
@@ -32,7 +32,7 @@ type HistoryTableStats struct {
 }
 
 // String reads like "120 rows: 3 new, 1 changed, 116 unchanged".
-func (s HistoryTableStats) String() string {
+func (s TableStats) String() string {
 	str := fmt.Sprintf("%d rows: %d new, %d changed, %d unchanged", s.Rows, s.New, s.Changed, s.Unchanged)
 	if s.Removed > 0 {
 		str += fmt.Sprintf(", %d removed", s.Removed)
@@ -40,9 +40,9 @@ func (s HistoryTableStats) String() string {
 	return str
 }
 
-// HistoryImportStats says what an import did to each table.
-type HistoryImportStats struct {
-	Sellers, Orders, Items HistoryTableStats
+// ImportStats says what an import did to each table.
+type ImportStats struct {
+	Sellers, Orders, Items TableStats
 }
 
 // Import writes d in one transaction. It is idempotent: a row already there
@@ -50,52 +50,52 @@ type HistoryImportStats struct {
 // re-imported order's items become exactly the dataset's. Rows of other
 // sources, and orders of this source the dataset does not mention, are kept.
 // A line per table goes to progress (may be nil).
-func (s *HistoryStore) Import(ctx context.Context, d HistoryDataset, progress io.Writer) (_ HistoryImportStats, err error) {
-	defer derrors.Wrap(&err, "HistoryStore.Import(%q)", d.Source)
+func (s *Store) Import(ctx context.Context, d Dataset, progress io.Writer) (_ ImportStats, err error) {
+	defer derrors.Wrap(&err, "Store.Import(%q)", d.Source)
 	if progress == nil {
 		progress = io.Discard
 	}
 	if d.Source == "" {
-		return HistoryImportStats{}, fmt.Errorf("no source name: %w", derrors.Invalid)
+		return ImportStats{}, fmt.Errorf("no source name: %w", derrors.Invalid)
 	}
 	for i := range d.Sellers {
 		if d.Sellers[i].Source != d.Source {
-			return HistoryImportStats{}, fmt.Errorf("seller %q has source %q: %w", d.Sellers[i].ID, d.Sellers[i].Source, derrors.Invalid)
+			return ImportStats{}, fmt.Errorf("seller %q has source %q: %w", d.Sellers[i].ID, d.Sellers[i].Source, derrors.Invalid)
 		}
 		if err := d.Sellers[i].Validate(); err != nil {
-			return HistoryImportStats{}, fmt.Errorf("seller %q: %w", d.Sellers[i].ID, err)
+			return ImportStats{}, fmt.Errorf("seller %q: %w", d.Sellers[i].ID, err)
 		}
 	}
 	for i := range d.Orders {
 		if d.Orders[i].Source != d.Source {
-			return HistoryImportStats{}, fmt.Errorf("order %q has source %q: %w", d.Orders[i].ID, d.Orders[i].Source, derrors.Invalid)
+			return ImportStats{}, fmt.Errorf("order %q has source %q: %w", d.Orders[i].ID, d.Orders[i].Source, derrors.Invalid)
 		}
 		if err := d.Orders[i].Validate(); err != nil {
-			return HistoryImportStats{}, fmt.Errorf("order %q: %w", d.Orders[i].ID, err)
+			return ImportStats{}, fmt.Errorf("order %q: %w", d.Orders[i].ID, err)
 		}
 	}
-	var st HistoryImportStats
+	var st ImportStats
 	for _, o := range d.Orders {
 		st.Items.Rows += len(o.Items)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := histStage(ctx, tx, d); err != nil {
+		if err := stage(ctx, tx, d); err != nil {
 			return err
 		}
 		var err error
-		if st.Sellers, err = histMerge(ctx, tx, histSellersMerge, len(d.Sellers)); err != nil {
+		if st.Sellers, err = merge(ctx, tx, sellersMerge, len(d.Sellers)); err != nil {
 			return fmt.Errorf("sellers: %w", err)
 		}
 		fmt.Fprintf(progress, "history: sellers %v\n", st.Sellers)
-		if st.Orders, err = histMerge(ctx, tx, histOrdersMerge, len(d.Orders)); err != nil {
+		if st.Orders, err = merge(ctx, tx, ordersMerge, len(d.Orders)); err != nil {
 			return fmt.Errorf("orders: %w", err)
 		}
 		fmt.Fprintf(progress, "history: orders %v\n", st.Orders)
-		tag, err := tx.Exec(ctx, histItemsPrune)
+		tag, err := tx.Exec(ctx, itemsPrune)
 		if err != nil {
 			return fmt.Errorf("items: %w", err)
 		}
-		if st.Items, err = histMerge(ctx, tx, histItemsMerge, st.Items.Rows); err != nil {
+		if st.Items, err = merge(ctx, tx, itemsMerge, st.Items.Rows); err != nil {
 			return fmt.Errorf("items: %w", err)
 		}
 		st.Items.Removed = int(tag.RowsAffected())
@@ -103,13 +103,13 @@ func (s *HistoryStore) Import(ctx context.Context, d HistoryDataset, progress io
 		return nil
 	})
 	if err != nil {
-		return HistoryImportStats{}, err
+		return ImportStats{}, err
 	}
 	return st, nil
 }
 
-// histStage copies the dataset into temporary tables that vanish at commit.
-func histStage(ctx context.Context, tx pgx.Tx, d HistoryDataset) error {
+// stage copies the dataset into temporary tables that vanish at commit.
+func stage(ctx context.Context, tx pgx.Tx, d Dataset) error {
 	if _, err := tx.Exec(ctx, `
 		CREATE TEMP TABLE hist_stage_sellers (LIKE history_sellers INCLUDING DEFAULTS) ON COMMIT DROP;
 		CREATE TEMP TABLE hist_stage_orders (LIKE history_orders INCLUDING DEFAULTS) ON COMMIT DROP;
@@ -128,11 +128,11 @@ func histStage(ctx context.Context, tx pgx.Tx, d HistoryDataset) error {
 	var items [][]any
 	for i, o := range d.Orders {
 		orders[i] = []any{d.Source, o.ID, o.CustomerID, o.CustomerZip, o.CustomerCity, o.CustomerState, o.Status,
-			o.PurchasedAt, histNullTime(o.ApprovedAt), histNullTime(o.CarrierAt), histNullTime(o.DeliveredAt), histDay(o.EstimatedDelivery)}
+			o.PurchasedAt, nullTime(o.ApprovedAt), nullTime(o.CarrierAt), nullTime(o.DeliveredAt), day(o.EstimatedDelivery)}
 		for _, it := range o.Items {
-			items = append(items, []any{d.Source, o.ID, it.ItemNo, it.ProductID, it.SellerID, histNullTime(it.ShippingLimit),
+			items = append(items, []any{d.Source, o.ID, it.ItemNo, it.ProductID, it.SellerID, nullTime(it.ShippingLimit),
 				it.Price, it.Freight, it.Category,
-				histNullFloat(it.WeightG), histNullFloat(it.LengthCM), histNullFloat(it.HeightCM), histNullFloat(it.WidthCM)})
+				nullFloat(it.WeightG), nullFloat(it.LengthCM), nullFloat(it.HeightCM), nullFloat(it.WidthCM)})
 		}
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hist_stage_orders"},
@@ -151,14 +151,14 @@ func histStage(ctx context.Context, tx pgx.Tx, d HistoryDataset) error {
 // The merges insert new rows and replace changed ones, leaving identical
 // rows untouched; each returns one row per row written, true when inserted.
 const (
-	histSellersMerge = `
+	sellersMerge = `
 		INSERT INTO history_sellers AS h (source, seller_id, zip_prefix, city, state)
 		SELECT source, seller_id, zip_prefix, city, state FROM hist_stage_sellers
 		ON CONFLICT (source, seller_id) DO UPDATE
 			SET zip_prefix = excluded.zip_prefix, city = excluded.city, state = excluded.state, imported_at = now()
 			WHERE (h.zip_prefix, h.city, h.state) IS DISTINCT FROM (excluded.zip_prefix, excluded.city, excluded.state)
 		RETURNING xmax = 0`
-	histOrdersMerge = `
+	ordersMerge = `
 		INSERT INTO history_orders AS h (source, order_id, customer_id, customer_zip_prefix, customer_city, customer_state,
 			status, purchased_at, approved_at, carrier_at, delivered_at, estimated_delivery)
 		SELECT source, order_id, customer_id, customer_zip_prefix, customer_city, customer_state,
@@ -174,14 +174,14 @@ const (
 				excluded.customer_state, excluded.status, excluded.purchased_at, excluded.approved_at, excluded.carrier_at,
 				excluded.delivered_at, excluded.estimated_delivery)
 		RETURNING xmax = 0`
-	// histItemsPrune removes items of re-imported orders that the dataset
+	// itemsPrune removes items of re-imported orders that the dataset
 	// no longer lists.
-	histItemsPrune = `
+	itemsPrune = `
 		DELETE FROM history_items h
 		WHERE (h.source, h.order_id) IN (SELECT source, order_id FROM hist_stage_orders)
 		  AND NOT EXISTS (SELECT 1 FROM hist_stage_items s
 		                  WHERE s.source = h.source AND s.order_id = h.order_id AND s.item_no = h.item_no)`
-	histItemsMerge = `
+	itemsMerge = `
 		INSERT INTO history_items AS h (source, order_id, item_no, product_id, seller_id, shipping_limit, price, freight,
 			product_category, weight_g, length_cm, height_cm, width_cm)
 		SELECT source, order_id, item_no, product_id, seller_id, shipping_limit, price, freight,
@@ -199,9 +199,9 @@ const (
 		RETURNING xmax = 0`
 )
 
-// histMerge runs one merge statement and counts what it did to rows rows.
-func histMerge(ctx context.Context, tx pgx.Tx, sql string, rows int) (HistoryTableStats, error) {
-	st := HistoryTableStats{Rows: rows}
+// merge runs one merge statement and counts what it did to rows rows.
+func merge(ctx context.Context, tx pgx.Tx, sql string, rows int) (TableStats, error) {
+	st := TableStats{Rows: rows}
 	r, err := tx.Query(ctx, sql)
 	if err != nil {
 		return st, err
@@ -225,8 +225,8 @@ func histMerge(ctx context.Context, tx pgx.Tx, sql string, rows int) (HistoryTab
 // Orders returns every order of source with its items (and their sellers'
 // zip and state), by purchase time. It fails with NotFound when the source
 // has no orders, which usually means the import was not run.
-func (s *HistoryStore) Orders(ctx context.Context, source string) (_ []HistoryOrder, err error) {
-	defer derrors.Wrap(&err, "HistoryStore.Orders(ctx, %q)", source)
+func (s *Store) Orders(ctx context.Context, source string) (_ []Order, err error) {
+	defer derrors.Wrap(&err, "Store.Orders(ctx, %q)", source)
 	rows, err := s.pool.Query(ctx, `
 		SELECT order_id, customer_id, customer_zip_prefix, customer_city, customer_state, status,
 		       purchased_at, approved_at, carrier_at, delivered_at, estimated_delivery
@@ -235,10 +235,10 @@ func (s *HistoryStore) Orders(ctx context.Context, source string) (_ []HistoryOr
 	if err != nil {
 		return nil, err
 	}
-	var orders []HistoryOrder
+	var orders []Order
 	byID := map[string]int{}
 	for rows.Next() {
-		o := HistoryOrder{Source: source}
+		o := Order{Source: source}
 		var approved, carrier, delivered *time.Time
 		if err := rows.Scan(&o.ID, &o.CustomerID, &o.CustomerZip, &o.CustomerCity, &o.CustomerState, &o.Status,
 			&o.PurchasedAt, &approved, &carrier, &delivered, &o.EstimatedDelivery); err != nil {
@@ -246,8 +246,8 @@ func (s *HistoryStore) Orders(ctx context.Context, source string) (_ []HistoryOr
 			return nil, err
 		}
 		o.PurchasedAt = o.PurchasedAt.UTC()
-		o.ApprovedAt, o.CarrierAt, o.DeliveredAt = histTime(approved), histTime(carrier), histTime(delivered)
-		o.EstimatedDelivery = histDay(o.EstimatedDelivery)
+		o.ApprovedAt, o.CarrierAt, o.DeliveredAt = utcOrZero(approved), utcOrZero(carrier), utcOrZero(delivered)
+		o.EstimatedDelivery = day(o.EstimatedDelivery)
 		byID[o.ID] = len(orders)
 		orders = append(orders, o)
 	}
@@ -270,7 +270,7 @@ func (s *HistoryStore) Orders(ctx context.Context, source string) (_ []HistoryOr
 	for rows.Next() {
 		var (
 			orderID                   string
-			it                        HistoryItem
+			it                        Item
 			limit                     *time.Time
 			weight, length, height, w *float64
 		)
@@ -278,38 +278,38 @@ func (s *HistoryStore) Orders(ctx context.Context, source string) (_ []HistoryOr
 			&it.Price, &it.Freight, &it.Category, &weight, &length, &height, &w); err != nil {
 			return nil, err
 		}
-		it.ShippingLimit = histTime(limit)
-		it.WeightG, it.LengthCM, it.HeightCM, it.WidthCM = histFloat(weight), histFloat(length), histFloat(height), histFloat(w)
+		it.ShippingLimit = utcOrZero(limit)
+		it.WeightG, it.LengthCM, it.HeightCM, it.WidthCM = floatOrNaN(weight), floatOrNaN(length), floatOrNaN(height), floatOrNaN(w)
 		o := &orders[byID[orderID]]
 		o.Items = append(o.Items, it)
 	}
 	return orders, rows.Err()
 }
 
-// histNullTime is nil for the zero time, for a NULL column.
-func histNullTime(t time.Time) any {
+// nullTime is nil for the zero time, for a NULL column.
+func nullTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
 	return t
 }
 
-// histNullFloat is nil for NaN, for a NULL column.
-func histNullFloat(f float64) any {
+// nullFloat is nil for NaN, for a NULL column.
+func nullFloat(f float64) any {
 	if math.IsNaN(f) {
 		return nil
 	}
 	return f
 }
 
-func histTime(t *time.Time) time.Time {
+func utcOrZero(t *time.Time) time.Time {
 	if t == nil {
 		return time.Time{}
 	}
 	return t.UTC()
 }
 
-func histFloat(f *float64) float64 {
+func floatOrNaN(f *float64) float64 {
 	if f == nil {
 		return math.NaN()
 	}

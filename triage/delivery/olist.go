@@ -1,4 +1,4 @@
-package triage
+package delivery
 
 import (
 	"encoding/csv"
@@ -20,12 +20,12 @@ const OlistSource = "olist"
 
 // The Olist files ReadOlist needs, and the optional category translation.
 const (
-	histOlistOrders      = "orders.csv"
-	histOlistItems       = "order_items.csv"
-	histOlistCustomers   = "customers.csv"
-	histOlistSellers     = "sellers.csv"
-	histOlistProducts    = "products.csv"
-	histOlistTranslation = "product_category_name_translation.csv"
+	olistOrdersFile      = "orders.csv"
+	olistItemsFile       = "order_items.csv"
+	olistCustomersFile   = "customers.csv"
+	olistSellersFile     = "sellers.csv"
+	olistProductsFile    = "products.csv"
+	olistTranslationFile = "product_category_name_translation.csv"
 )
 
 // ReadOlist reads the Olist e-commerce dataset from dir (orders.csv,
@@ -36,51 +36,51 @@ const (
 // their leading zeros are padded to five digits, and counts written as
 // floats ("51.0") are accepted. A malformed row fails the whole read with an
 // error naming the file and line. Progress goes to progress (may be nil).
-func ReadOlist(dir string, progress io.Writer) (_ HistoryDataset, err error) {
+func ReadOlist(dir string, progress io.Writer) (_ Dataset, err error) {
 	defer derrors.Wrap(&err, "ReadOlist(%q)", dir)
 	if progress == nil {
 		progress = io.Discard
 	}
-	r := &histOlistReader{dir: dir, progress: progress}
+	r := &olistReader{dir: dir, progress: progress}
 	translation, err := r.translation()
 	if err != nil {
-		return HistoryDataset{}, err
+		return Dataset{}, err
 	}
-	customers, err := r.places(histOlistCustomers, "customer")
+	customers, err := r.places(olistCustomersFile, "customer")
 	if err != nil {
-		return HistoryDataset{}, err
+		return Dataset{}, err
 	}
-	sellers, err := r.places(histOlistSellers, "seller")
+	sellers, err := r.places(olistSellersFile, "seller")
 	if err != nil {
-		return HistoryDataset{}, err
+		return Dataset{}, err
 	}
 	products, err := r.products(translation)
 	if err != nil {
-		return HistoryDataset{}, err
+		return Dataset{}, err
 	}
 	orders, err := r.orders(customers)
 	if err != nil {
-		return HistoryDataset{}, err
+		return Dataset{}, err
 	}
 	if err := r.items(orders, sellers, products); err != nil {
-		return HistoryDataset{}, err
+		return Dataset{}, err
 	}
-	d := HistoryDataset{Source: OlistSource, Orders: orders.list}
+	d := Dataset{Source: OlistSource, Orders: orders.list}
 	for _, id := range sellers.order {
 		p := sellers.byID[id]
-		d.Sellers = append(d.Sellers, HistorySeller{Source: OlistSource, ID: id, Zip: p.zip, City: p.city, State: p.state})
+		d.Sellers = append(d.Sellers, Seller{Source: OlistSource, ID: id, Zip: p.zip, City: p.city, State: p.state})
 	}
 	return d, nil
 }
 
-type histOlistReader struct {
+type olistReader struct {
 	dir      string
 	progress io.Writer
 }
 
-// histCSV reads one CSV file row by row, with columns looked up by name and
+// csvFile reads one CSV file row by row, with columns looked up by name and
 // errors that name the file and line.
-type histCSV struct {
+type csvFile struct {
 	name string
 	r    *csv.Reader
 	col  map[string]int
@@ -89,25 +89,25 @@ type histCSV struct {
 	rows int
 }
 
-// histLineError is a malformed row: its file, line and what is wrong.
-type histLineError struct {
+// lineError is a malformed row: its file, line and what is wrong.
+type lineError struct {
 	file string
 	line int
 	msg  string
 }
 
-func (e *histLineError) Error() string { return fmt.Sprintf("%s:%d: %s", e.file, e.line, e.msg) }
+func (e *lineError) Error() string { return fmt.Sprintf("%s:%d: %s", e.file, e.line, e.msg) }
 
 // Unwrap makes a malformed row an invalid-input error.
-func (e *histLineError) Unwrap() error { return derrors.Invalid }
+func (e *lineError) Unwrap() error { return derrors.Invalid }
 
 // open opens file and checks that its header has every required column.
-func (r *histOlistReader) open(file string, required ...string) (*histCSV, func(), error) {
+func (r *olistReader) open(file string, required ...string) (*csvFile, func(), error) {
 	f, err := os.Open(filepath.Join(r.dir, file))
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &histCSV{name: file, r: csv.NewReader(f), col: map[string]int{}}
+	c := &csvFile{name: file, r: csv.NewReader(f), col: map[string]int{}}
 	c.r.ReuseRecord = true
 	header, err := c.r.Read()
 	if err != nil {
@@ -132,7 +132,7 @@ func (r *histOlistReader) open(file string, required ...string) (*histCSV, func(
 }
 
 // next advances to the next row; it returns false at the end or on error.
-func (c *histCSV) next() (bool, error) {
+func (c *csvFile) next() (bool, error) {
 	rec, err := c.r.Read()
 	if errors.Is(err, io.EOF) {
 		return false, nil
@@ -140,7 +140,7 @@ func (c *histCSV) next() (bool, error) {
 	if err != nil {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return false, &histLineError{c.name, pe.Line, pe.Err.Error()}
+			return false, &lineError{c.name, pe.Line, pe.Err.Error()}
 		}
 		return false, fmt.Errorf("%s: %w", c.name, err)
 	}
@@ -151,12 +151,12 @@ func (c *histCSV) next() (bool, error) {
 }
 
 // errorf reports a problem with the current row.
-func (c *histCSV) errorf(format string, args ...any) error {
-	return &histLineError{c.name, c.line, fmt.Sprintf(format, args...)}
+func (c *csvFile) errorf(format string, args ...any) error {
+	return &lineError{c.name, c.line, fmt.Sprintf(format, args...)}
 }
 
 // get returns the trimmed value of column name (which open checked).
-func (c *histCSV) get(name string) string {
+func (c *csvFile) get(name string) string {
 	i, ok := c.col[name]
 	if !ok {
 		return ""
@@ -165,7 +165,7 @@ func (c *histCSV) get(name string) string {
 }
 
 // required returns column name's value, failing when it is empty.
-func (c *histCSV) required(name string) (string, error) {
+func (c *csvFile) required(name string) (string, error) {
 	v := c.get(name)
 	if v == "" {
 		return "", c.errorf("%s is empty", name)
@@ -175,7 +175,7 @@ func (c *histCSV) required(name string) (string, error) {
 
 // zip returns column name as a five-digit zip prefix, restoring the leading
 // zeros a spreadsheet or pandas dropped ("4571" → "04571").
-func (c *histCSV) zip(name string) (string, error) {
+func (c *csvFile) zip(name string) (string, error) {
 	v, err := c.required(name)
 	if err != nil {
 		return "", err
@@ -188,20 +188,20 @@ func (c *histCSV) zip(name string) (string, error) {
 }
 
 // state returns column name as an upper-case two-letter state.
-func (c *histCSV) state(name string) (string, error) {
+func (c *csvFile) state(name string) (string, error) {
 	v, err := c.required(name)
 	if err != nil {
 		return "", err
 	}
 	v = strings.ToUpper(v)
-	if !histStateRE.MatchString(v) {
+	if !stateRE.MatchString(v) {
 		return "", c.errorf("%s %q is not a two-letter state", name, v)
 	}
 	return v, nil
 }
 
 // time returns column name as a UTC time; zero when empty and optional.
-func (c *histCSV) time(name string, optional bool) (time.Time, error) {
+func (c *csvFile) time(name string, optional bool) (time.Time, error) {
 	v := c.get(name)
 	if v == "" {
 		if optional {
@@ -219,7 +219,7 @@ func (c *histCSV) time(name string, optional bool) (time.Time, error) {
 }
 
 // number returns column name as a finite number, NaN when empty and optional.
-func (c *histCSV) number(name string, optional bool) (float64, error) {
+func (c *csvFile) number(name string, optional bool) (float64, error) {
 	v := c.get(name)
 	if v == "" {
 		if optional {
@@ -235,7 +235,7 @@ func (c *histCSV) number(name string, optional bool) (float64, error) {
 }
 
 // count returns column name as a whole number, accepting "3.0".
-func (c *histCSV) count(name string) (int, error) {
+func (c *csvFile) count(name string) (int, error) {
 	f, err := c.number(name, false)
 	if err != nil {
 		return 0, err
@@ -246,16 +246,16 @@ func (c *histCSV) count(name string) (int, error) {
 	return int(f), nil
 }
 
-func (r *histOlistReader) done(c *histCSV) {
+func (r *olistReader) done(c *csvFile) {
 	fmt.Fprintf(r.progress, "olist: read %s: %d rows\n", c.name, c.rows)
 }
 
 // translation reads the optional Portuguese → English category names.
-func (r *histOlistReader) translation() (map[string]string, error) {
-	if _, err := os.Stat(filepath.Join(r.dir, histOlistTranslation)); errors.Is(err, os.ErrNotExist) {
+func (r *olistReader) translation() (map[string]string, error) {
+	if _, err := os.Stat(filepath.Join(r.dir, olistTranslationFile)); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	c, closeFile, err := r.open(histOlistTranslation, "product_category_name", "product_category_name_english")
+	c, closeFile, err := r.open(olistTranslationFile, "product_category_name", "product_category_name_english")
 	if err != nil {
 		return nil, err
 	}
@@ -277,20 +277,20 @@ func (r *histOlistReader) translation() (map[string]string, error) {
 	return m, nil
 }
 
-// histPlace is where a customer or seller is.
-type histPlace struct{ zip, city, state string }
+// place is where a customer or seller is.
+type place struct{ zip, city, state string }
 
-// histPlaces are the rows of customers.csv or sellers.csv by id, and the
+// placeIndex are the rows of customers.csv or sellers.csv by id, and the
 // ids in file order.
-type histPlaces struct {
-	byID  map[string]histPlace
+type placeIndex struct {
+	byID  map[string]place
 	order []string
 }
 
 // places reads customers.csv (who "customer") or sellers.csv (who
 // "seller"): an id, a zip prefix, a city and a state per row, ids unique.
-func (r *histOlistReader) places(file, who string) (histPlaces, error) {
-	p := histPlaces{byID: map[string]histPlace{}}
+func (r *olistReader) places(file, who string) (placeIndex, error) {
+	p := placeIndex{byID: map[string]place{}}
 	idCol, zipCol, cityCol, stateCol := who+"_id", who+"_zip_code_prefix", who+"_city", who+"_state"
 	c, closeFile, err := r.open(file, idCol, zipCol, cityCol, stateCol)
 	if err != nil {
@@ -320,26 +320,26 @@ func (r *histOlistReader) places(file, who string) (histPlaces, error) {
 		if _, dup := p.byID[id]; dup {
 			return p, c.errorf("%s %q appears twice", idCol, id)
 		}
-		p.byID[id] = histPlace{zip: zip, city: c.get(cityCol), state: state}
+		p.byID[id] = place{zip: zip, city: c.get(cityCol), state: state}
 		p.order = append(p.order, id)
 	}
 	r.done(c)
 	return p, nil
 }
 
-type histProduct struct {
+type product struct {
 	category                             string
 	weightG, lengthCM, heightCM, widthCM float64
 }
 
-func (r *histOlistReader) products(translation map[string]string) (map[string]histProduct, error) {
-	c, closeFile, err := r.open(histOlistProducts, "product_id", "product_category_name",
+func (r *olistReader) products(translation map[string]string) (map[string]product, error) {
+	c, closeFile, err := r.open(olistProductsFile, "product_id", "product_category_name",
 		"product_weight_g", "product_length_cm", "product_height_cm", "product_width_cm")
 	if err != nil {
 		return nil, err
 	}
 	defer closeFile()
-	m := map[string]histProduct{}
+	m := map[string]product{}
 	for {
 		ok, err := c.next()
 		if err != nil {
@@ -352,7 +352,7 @@ func (r *histOlistReader) products(translation map[string]string) (map[string]hi
 		if err != nil {
 			return nil, err
 		}
-		p := histProduct{category: c.get("product_category_name")}
+		p := product{category: c.get("product_category_name")}
 		if en, ok := translation[p.category]; ok {
 			p.category = en
 		}
@@ -381,14 +381,14 @@ func (r *histOlistReader) products(translation map[string]string) (map[string]hi
 	return m, nil
 }
 
-type histOrders struct {
-	list []HistoryOrder
+type orderIndex struct {
+	list []Order
 	byID map[string]int // index in list
 }
 
-func (r *histOlistReader) orders(customers histPlaces) (histOrders, error) {
-	o := histOrders{byID: map[string]int{}}
-	c, closeFile, err := r.open(histOlistOrders, "order_id", "customer_id", "order_status",
+func (r *olistReader) orders(customers placeIndex) (orderIndex, error) {
+	o := orderIndex{byID: map[string]int{}}
+	c, closeFile, err := r.open(olistOrdersFile, "order_id", "customer_id", "order_status",
 		"order_purchase_timestamp", "order_approved_at", "order_delivered_carrier_date",
 		"order_delivered_customer_date", "order_estimated_delivery_date")
 	if err != nil {
@@ -403,7 +403,7 @@ func (r *histOlistReader) orders(customers histPlaces) (histOrders, error) {
 		if !ok {
 			break
 		}
-		ord, err := histOlistOrder(c, customers)
+		ord, err := olistOrder(c, customers)
 		if err != nil {
 			return o, err
 		}
@@ -417,9 +417,9 @@ func (r *histOlistReader) orders(customers histPlaces) (histOrders, error) {
 	return o, nil
 }
 
-// histOlistOrder parses the current row of orders.csv.
-func histOlistOrder(c *histCSV, customers histPlaces) (HistoryOrder, error) {
-	o := HistoryOrder{Source: OlistSource}
+// olistOrder parses the current row of orders.csv.
+func olistOrder(c *csvFile, customers placeIndex) (Order, error) {
+	o := Order{Source: OlistSource}
 	var err error
 	if o.ID, err = c.required("order_id"); err != nil {
 		return o, err
@@ -429,7 +429,7 @@ func histOlistOrder(c *histCSV, customers histPlaces) (HistoryOrder, error) {
 	}
 	cust, ok := customers.byID[o.CustomerID]
 	if !ok {
-		return o, c.errorf("customer_id %q is not in %s", o.CustomerID, histOlistCustomers)
+		return o, c.errorf("customer_id %q is not in %s", o.CustomerID, olistCustomersFile)
 	}
 	o.CustomerZip, o.CustomerCity, o.CustomerState = cust.zip, cust.city, cust.state
 	if o.Status, err = c.required("order_status"); err != nil {
@@ -450,12 +450,12 @@ func histOlistOrder(c *histCSV, customers histPlaces) (HistoryOrder, error) {
 			return o, err
 		}
 	}
-	o.EstimatedDelivery = histDay(o.EstimatedDelivery)
+	o.EstimatedDelivery = day(o.EstimatedDelivery)
 	return o, nil
 }
 
-func (r *histOlistReader) items(orders histOrders, sellers histPlaces, products map[string]histProduct) error {
-	c, closeFile, err := r.open(histOlistItems, "order_id", "order_item_id", "product_id", "seller_id",
+func (r *olistReader) items(orders orderIndex, sellers placeIndex, products map[string]product) error {
+	c, closeFile, err := r.open(olistItemsFile, "order_id", "order_item_id", "product_id", "seller_id",
 		"shipping_limit_date", "price", "freight_value")
 	if err != nil {
 		return err
@@ -475,9 +475,9 @@ func (r *histOlistReader) items(orders histOrders, sellers histPlaces, products 
 		}
 		oi, ok := orders.byID[orderID]
 		if !ok {
-			return c.errorf("order_id %q is not in %s", orderID, histOlistOrders)
+			return c.errorf("order_id %q is not in %s", orderID, olistOrdersFile)
 		}
-		it, err := histOlistItem(c, sellers, products)
+		it, err := olistItem(c, sellers, products)
 		if err != nil {
 			return err
 		}
@@ -498,9 +498,9 @@ func (r *histOlistReader) items(orders histOrders, sellers histPlaces, products 
 	return nil
 }
 
-// histOlistItem parses the current row of order_items.csv.
-func histOlistItem(c *histCSV, sellers histPlaces, products map[string]histProduct) (HistoryItem, error) {
-	var it HistoryItem
+// olistItem parses the current row of order_items.csv.
+func olistItem(c *csvFile, sellers placeIndex, products map[string]product) (Item, error) {
+	var it Item
 	var err error
 	if it.ItemNo, err = c.count("order_item_id"); err != nil {
 		return it, err
@@ -513,7 +513,7 @@ func histOlistItem(c *histCSV, sellers histPlaces, products map[string]histProdu
 	}
 	s, ok := sellers.byID[it.SellerID]
 	if !ok {
-		return it, c.errorf("seller_id %q is not in %s", it.SellerID, histOlistSellers)
+		return it, c.errorf("seller_id %q is not in %s", it.SellerID, olistSellersFile)
 	}
 	it.SellerZip, it.SellerState = s.zip, s.state
 	if it.ProductID, err = c.required("product_id"); err != nil {
@@ -521,7 +521,7 @@ func histOlistItem(c *histCSV, sellers histPlaces, products map[string]histProdu
 	}
 	p, ok := products[it.ProductID]
 	if !ok {
-		return it, c.errorf("product_id %q is not in %s", it.ProductID, histOlistProducts)
+		return it, c.errorf("product_id %q is not in %s", it.ProductID, olistProductsFile)
 	}
 	it.Category, it.WeightG, it.LengthCM, it.HeightCM, it.WidthCM = p.category, p.weightG, p.lengthCM, p.heightCM, p.widthCM
 	if it.ShippingLimit, err = c.time("shipping_limit_date", true); err != nil {

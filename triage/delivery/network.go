@@ -1,4 +1,4 @@
-package triage
+package delivery
 
 import (
 	"math"
@@ -17,14 +17,14 @@ import (
 // handed to the carrier before it that were still not delivered when their
 // promise ran out.
 
-// dlvNetWindow is how far back the network state looks. Chosen a priori (two
+// netWindow is how far back the network state looks. Chosen a priori (two
 // weeks of deliveries is about 350 parcels in the Olist subset), not tuned.
-const dlvNetWindow = 14 * 24 * time.Hour
+const netWindow = 14 * 24 * time.Hour
 
-// dlvShipped is one parcel as the network history sees it. Its fields are
+// shipped is one parcel as the network history sees it. Its fields are
 // facts with their own times; asOf-style lookups compare those times with
 // the moment, so a parcel's delivery counts only once it happened.
-type dlvShipped struct {
+type shipped struct {
 	id          string    // the order, to order hand-offs at the same time
 	carrierAt   time.Time // handed to the carrier
 	promisedEnd time.Time // the end of the promised day
@@ -34,24 +34,24 @@ type dlvShipped struct {
 	logTransit  float64   // log days from hand-off to delivery; NaN if not delivered
 }
 
-// dlvNetwork is the network history of a dataset, ordered by hand-off.
-type dlvNetwork struct {
-	parcels []dlvShipped
+// network is the network history of a dataset, ordered by hand-off.
+type network struct {
+	parcels []shipped
 }
 
-// newDlvNetwork builds the network history from every order handed to a
+// newNetwork builds the network history from every order handed to a
 // carrier.
-func newDlvNetwork(orders []HistoryOrder) *dlvNetwork {
-	n := &dlvNetwork{}
+func newNetwork(orders []Order) *network {
+	n := &network{}
 	for i := range orders {
 		o := &orders[i]
 		if o.CarrierAt.IsZero() {
 			continue
 		}
-		p := dlvShipped{
+		p := shipped{
 			id:          o.ID,
 			carrierAt:   o.CarrierAt,
-			promisedEnd: histDay(o.EstimatedDelivery).AddDate(0, 0, 1),
+			promisedEnd: day(o.EstimatedDelivery).AddDate(0, 0, 1),
 			deliveredAt: o.DeliveredAt,
 			state:       o.CustomerState,
 			logTransit:  math.NaN(),
@@ -60,7 +60,7 @@ func newDlvNetwork(orders []HistoryOrder) *dlvNetwork {
 			p.seller = o.Items[0].SellerID
 		}
 		if !o.DeliveredAt.IsZero() {
-			p.logTransit = dlvLogDays(dlvDays(o.DeliveredAt.Sub(o.CarrierAt)))
+			p.logTransit = logDays(days(o.DeliveredAt.Sub(o.CarrierAt)))
 		}
 		n.parcels = append(n.parcels, p)
 	}
@@ -68,7 +68,7 @@ func newDlvNetwork(orders []HistoryOrder) *dlvNetwork {
 	// read in: hand-offs are often recorded in batches at the same second,
 	// and a different summation order would break ties among scores
 	// differently.
-	slices.SortFunc(n.parcels, func(a, b dlvShipped) int {
+	slices.SortFunc(n.parcels, func(a, b shipped) int {
 		if c := a.carrierAt.Compare(b.carrierAt); c != 0 {
 			return c
 		}
@@ -77,8 +77,8 @@ func newDlvNetwork(orders []HistoryOrder) *dlvNetwork {
 	return n
 }
 
-// dlvNetStats is the network state seen by one order at its moment.
-type dlvNetStats struct {
+// netStats is the network state seen by one order at its moment.
+type netStats struct {
 	// lateNow is the smoothed share of parcels handed over in the window
 	// before the moment that are already known to be late: delivered after
 	// their promise, or their promise over and still not delivered (all →
@@ -105,16 +105,16 @@ type dlvNetStats struct {
 
 // stats reads the network as of k's moment: only parcels handed over
 // strictly before it, and only deliveries strictly before it.
-func (n *dlvNetwork) stats(k *dlvKnown) dlvNetStats {
+func (n *network) stats(k *known) netStats {
 	at := k.at
 	end := sort.Search(len(n.parcels), func(i int) bool { return !n.parcels[i].carrierAt.Before(at) })
-	since := at.Add(-dlvNetWindow)
+	since := at.Add(-netWindow)
 	var (
-		nowAll, nowState       dlvCount
-		recAll, recState       dlvCount
-		slowAll, slowState     dlvMean // log transit delivered in the window
-		earlyAll, earlyState   dlvMean // log transit delivered before it
-		sellerAll, sellerCount dlvCount
+		nowAll, nowState       count
+		recAll, recState       count
+		slowAll, slowState     mean // log transit delivered in the window
+		earlyAll, earlyState   mean // log transit delivered before it
+		sellerAll, sellerCount count
 	)
 	var earlyT, earlyStateT []float64 // log transits delivered before the window
 	for i := range n.parcels[:end] {
@@ -127,18 +127,18 @@ func (n *dlvNetwork) stats(k *dlvKnown) dlvNetStats {
 		}
 	}
 	slow := earlyT
-	if len(earlyStateT) >= dlvMinQuantileN {
+	if len(earlyStateT) >= minQuantileN {
 		slow = earlyStateT
 	}
 	slices.Sort(slow)
-	slowAfter, slowAfterAll := dlvQuantile(slow, 0.75), dlvQuantile(earlyT, 0.75)
-	var slowNowAll, slowNowState dlvCount
+	slowAfter, slowAfterAll := quantile(slow, 0.75), quantile(earlyT, 0.75)
+	var slowNowAll, slowNowState count
 	for i := range n.parcels[:end] {
 		p := &n.parcels[i]
 		delivered := !p.deliveredAt.IsZero() && p.deliveredAt.Before(at)
 		same := p.state == k.customerState
 		if !p.carrierAt.Before(since) && !math.IsNaN(slowAfter) {
-			age := dlvLogDays(dlvDays(at.Sub(p.carrierAt)))
+			age := logDays(days(at.Sub(p.carrierAt)))
 			threshold := slowAfterAll
 			if same {
 				threshold = slowAfter
@@ -188,16 +188,16 @@ func (n *dlvNetwork) stats(k *dlvKnown) dlvNetStats {
 			nowState.add(knownLate)
 		}
 	}
-	s := dlvNetStats{
-		lateNow:    dlvShrink(nowState, dlvShrink(nowAll, dlvPriorLate, dlvPriorWeight), dlvStateWeight),
-		recentLate: dlvShrink(recState, dlvShrink(recAll, dlvPriorLate, dlvPriorWeight), dlvStateWeight),
-		slowNow:    dlvShrink(slowNowState, dlvShrink(slowNowAll, 0.25, dlvPriorWeight), dlvStateWeight),
-		sellerLate: dlvShrink(sellerCount, dlvShrink(sellerAll, dlvPriorLate, dlvPriorWeight), dlvLaneWeight),
+	s := netStats{
+		lateNow:    shrink(nowState, shrink(nowAll, priorLate, priorWeight), stateWeight),
+		recentLate: shrink(recState, shrink(recAll, priorLate, priorWeight), stateWeight),
+		slowNow:    shrink(slowNowState, shrink(slowNowAll, 0.25, priorWeight), stateWeight),
+		sellerLate: shrink(sellerCount, shrink(sellerAll, priorLate, priorWeight), laneWeight),
 	}
 	if earlyAll.n > 0 && slowAll.n > 0 {
 		all := slowAll.sum/slowAll.n - earlyAll.sum/earlyAll.n
-		early := earlyState.shrunk(earlyAll.sum/earlyAll.n, dlvStateWeight)
-		s.recentSlowdown = slowState.shrunk(early+all, dlvStateWeight) - early
+		early := earlyState.shrunk(earlyAll.sum/earlyAll.n, stateWeight)
+		s.recentSlowdown = slowState.shrunk(early+all, stateWeight) - early
 	}
 	return s
 }
