@@ -145,7 +145,7 @@ func insertException(ctx context.Context, tx pgx.Tx, e Exception) (uuid.UUID, er
 		e.ID, e.Kind, e.Severity, e.Source, e.OrderID, e.LineIDs, e.SKU, e.Location, e.Carrier, e.Endpoint,
 		e.Code, e.Message, e.Payload, e.OccurredAt)
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("insertException(%s): %w", e.Kind, err)
+		return uuid.Nil, derrors.Frame(err, "insertException(%s)", e.Kind)
 	}
 	return e.ID, nil
 }

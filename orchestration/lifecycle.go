@@ -149,7 +149,7 @@ func enqueue(ctx context.Context, tx pgx.Tx, args river.JobArgs, at *time.Time) 
 func (s *Service) setStatus(ctx context.Context, tx pgx.Tx, id uuid.UUID, to, kind, actor, reason string, data any) (from string, err error) {
 	var ext string
 	if err := tx.QueryRow(ctx, `SELECT status, external_id FROM orders WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&from, &ext); err != nil {
-		return "", fmt.Errorf("setStatus(%s): %w", id, err)
+		return "", derrors.Frame(err, "setStatus(%s)", id)
 	}
 	if from != to && !CanTransition(from, to) {
 		return from, fmt.Errorf("order %s cannot go from %s to %s: %w", id, from, to, derrors.Conflict)

@@ -69,11 +69,11 @@ func DefaultYAML() []byte {
 func LoadFile(path string) (*Policy, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("rules.LoadFile(%q): %w", path, err)
+		return nil, fmt.Errorf("reading policy: %w", err) // the PathError names the file
 	}
 	p, err := Load(filepath.Base(path), data)
 	if err != nil {
-		return nil, fmt.Errorf("rules.LoadFile(%q): %w", path, err)
+		return nil, fmt.Errorf("policy %s: %w", path, err)
 	}
 	return p, nil
 }
@@ -107,7 +107,7 @@ func Load(name string, data []byte) (*Policy, error) {
 
 	canon, err := p.Canonical()
 	if err != nil {
-		return nil, fmt.Errorf("rules.Load(%q): %w", name, err)
+		return nil, fmt.Errorf("policy %s cannot be written in canonical form: %w", name, err)
 	}
 	sum := sha256.Sum256(canon)
 	p.Version = "p-" + hex.EncodeToString(sum[:])[:12]

@@ -224,7 +224,7 @@ func insertOpenCase(ctx context.Context, q querier, exc orchestration.Exception,
 		INSERT INTO cases (exception_id, kind, severity, order_id, context) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (exception_id) DO NOTHING`, exc.ID, exc.Kind, exc.Severity, exc.OrderID, extra)
 	if err != nil {
-		return false, fmt.Errorf("insertOpenCase(%s): %w", exc.ID, err)
+		return false, derrors.Frame(err, "insertOpenCase(%s)", exc.ID)
 	}
 	return tag.RowsAffected() == 1, nil
 }

@@ -80,7 +80,7 @@ func main() {
 	stop()
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(os.Stderr, "omnitriage: %v\n", err)
+			fmt.Fprintf(os.Stderr, "omnitriage: %s\n", userMessage(err))
 		}
 		os.Exit(exitCode(err))
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // The error kinds. Wrap them with %w; compare with errors.Is.
@@ -66,10 +67,74 @@ func Status(err error) int {
 // errors.Is. Use it deferred at the top of a function:
 //
 //	defer derrors.Wrap(&err, "GetOrder(ctx, %q)", id)
+//
+// The context is for logs: Plain leaves it out of what a person is shown.
 func Wrap(errp *error, format string, args ...any) {
 	if *errp != nil {
-		*errp = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), *errp)
+		*errp = &frame{context: fmt.Sprintf(format, args...), err: *errp}
 	}
+}
+
+// Frame returns err with the call's context added, as Wrap does; nil for nil.
+func Frame(err error, format string, args ...any) error {
+	Wrap(&err, format, args...)
+	return err
+}
+
+// frame is an error with the context of the call it passed through (a Go
+// function and its arguments), which logs show and people are not shown.
+type frame struct {
+	context string
+	err     error
+}
+
+func (f *frame) Error() string { return f.context + ": " + f.err.Error() }
+func (f *frame) Unwrap() error { return f.err }
+
+// Plain is err as a person should read it: the messages of its chain without
+// the call context Wrap added (no Go function names) and without the kind's
+// own word at the end ("…: not found").
+func Plain(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return ve.Error()
+	}
+	if msg := plain(err); msg != "" {
+		return msg
+	}
+	for _, k := range kinds { // nothing but call frames around a kind
+		if errors.Is(err, k.err) {
+			return k.err.Error()
+		}
+	}
+	return "error"
+}
+
+func plain(err error) string {
+	if f, ok := err.(*frame); ok {
+		return plain(f.err)
+	}
+	for _, k := range kinds {
+		if err == k.err {
+			return ""
+		}
+	}
+	inner := errors.Unwrap(err)
+	if inner == nil {
+		return err.Error()
+	}
+	msg, innerMsg := err.Error(), inner.Error()
+	prefix, ok := strings.CutSuffix(msg, ": "+innerMsg)
+	if !ok {
+		return msg
+	}
+	if rest := plain(inner); rest != "" {
+		return prefix + ": " + rest
+	}
+	return prefix
 }
 
 // FieldError names one bad field of a request and says what is wrong with it.

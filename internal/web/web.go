@@ -95,7 +95,7 @@ var sentinels = []error{derrors.Invalid, derrors.NotFound, derrors.Conflict, der
 
 // publicMessage is what a client is told of a 4xx error: the message of the
 // error that wrapped the kind where it arose (e.g. "no order 42"), without
-// the call chain added on the way up or the kind's own suffix.
+// the context added on the way up, Go call frames or the kind's own suffix.
 func publicMessage(err error) string {
 	src := err
 	for e := err; e != nil; e = errors.Unwrap(e) {
@@ -109,11 +109,7 @@ func publicMessage(err error) string {
 			return "the request took too long; retry"
 		}
 	}
-	msg := src.Error()
-	for _, s := range sentinels {
-		msg = strings.TrimSuffix(msg, ": "+s.Error())
-	}
-	return msg
+	return derrors.Plain(src)
 }
 
 // WriteProblem writes p as application/problem+json.
