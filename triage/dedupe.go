@@ -38,13 +38,17 @@ const defaultDedupeWindow = 24 * time.Hour
 var masked = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|\b[0-9a-fA-F]*[0-9][0-9a-fA-F]*\b|\d+`)
 
 // dedupeKey identifies the problem e reports: its order, kind, code, what
-// it concerns and its message with the numbers and ids masked.
+// it concerns and its message, with the numbers and ids masked when the
+// order is known.
 func dedupeKey(e orchestration.Exception) []byte {
-	order := ""
+	// Without an order id, the message's numbers are what tell two
+	// orders' problems apart (an external order number, a tracking
+	// number), so only repeats of the same message are one problem.
+	order, msg := "", strings.ToLower(e.Message)
 	if e.OrderID != nil {
-		order = e.OrderID.String()
+		order, msg = e.OrderID.String(), masked.ReplaceAllString(msg, "#")
 	}
-	msg := strings.Join(strings.Fields(masked.ReplaceAllString(strings.ToLower(e.Message), "#")), " ")
+	msg = strings.Join(strings.Fields(msg), " ")
 	h := sha256.Sum256([]byte(strings.Join([]string{order, e.Kind, e.Code, e.SKU, e.Location, e.Carrier, e.Endpoint, msg}, "\x00")))
 	return h[:]
 }

@@ -60,9 +60,11 @@ func TestRecommendDedupe(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
+	f.network(t, map[string][3]int{"SKU-1": {5, 0, 0}}, nil)
+	o := f.order(t, "W-1", "SKU-1", 1, "standard")
 	report := func(i int, hub string) orchestration.Exception {
 		return orchestration.Exception{ID: uuid.New(), Kind: orchestration.KindCarrierDelay, Severity: orchestration.SeverityHigh,
-			Carrier: "ups", Code: "WEATHER",
+			Carrier: "ups", Code: "WEATHER", OrderID: &o.ID,
 			Message: fmt.Sprintf("UPS: Severe weather conditions have delayed delivery. Tracking 1Z999AA1%08d, %s hub closed", i, hub)}
 	}
 	before := f.count(t, `SELECT count(*) FROM cases`)
@@ -104,5 +106,21 @@ func TestRecommendDedupe(t *testing.T) {
 	other, err := f.svc.Recommend(ctx, "test", nil, RecommendRequest{Exception: report(99, "Denver")})
 	if err != nil || other.Recommendation.CaseID == got[0].CaseID {
 		t.Errorf("another hub's closure answered case %s (%v), want a case of its own", other.Recommendation.CaseID, err)
+	}
+	// Without an order id, only the same message repeated is one problem:
+	// its numbers may be the only thing telling two orders apart.
+	noOrder := func(tracking string) uuid.UUID {
+		e := report(0, "Reno")
+		e.OrderID = nil
+		e.Message = "UPS: Severe weather conditions have delayed delivery. Tracking " + tracking + ", Reno hub closed"
+		res, err := f.svc.Recommend(ctx, "test", nil, RecommendRequest{Exception: e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Recommendation.CaseID
+	}
+	a, b, c := noOrder("1Z999AA10000000001"), noOrder("1Z999AA10000000001"), noOrder("1Z999AA10000000002")
+	if a != b || a == c {
+		t.Errorf("without an order: same message cases %s, %s (want one), other tracking %s (want another)", a, b, c)
 	}
 }
