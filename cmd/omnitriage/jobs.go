@@ -76,7 +76,7 @@ func (a *app) initJobs(registrars ...func(*river.Workers)) error {
 	}
 	rc := &river.Config{
 		Workers:           workers,
-		PeriodicJobs:      a.orch.PeriodicJobs(), // run by the leader only
+		PeriodicJobs:      append(a.orch.PeriodicJobs(), a.review.PeriodicJobs()...), // run by the leader only
 		RetryPolicy:       retryPolicy{},
 		FetchPollInterval: 200 * time.Millisecond,
 		Logger:            slog.New(slog.DiscardHandler),
