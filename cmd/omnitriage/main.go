@@ -46,6 +46,7 @@ func commands() map[string]command {
 		"bench-recommend": {"measure POST /v1/recommendations (latency, highest sustained rate) and HNSW recall@10", runBenchRecommend},
 		"train":           {"train the stockout and delivery risk models from the database", runTrain},
 		"rules":           {"check a policy file, or replay recent cases under it (check|simulate)", runRules},
+		"simulate":        {"drive a running server with realistic traffic over its public API", runSimulate},
 	}
 }
 
