@@ -16,7 +16,7 @@ import (
 )
 
 func runSimulate(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "simulate", "simulate [--url URL] [--key KEY] [--seed N] [--rate R] [--clients N] [--duration D | --orders N] [--day D] [--quiet]",
+	fs := newFlags(env, "simulate", "simulate [--url URL] [--key KEY] [--seed N] [--rate R] [--clients N] [--duration D | --orders N] [--day D] [--wait D] [--quiet]",
 		"Drive a running server over its public API the way channels, stores, outside systems and an outside\n"+
 			"orchestrator would: orders from every channel with a daily and weekly shape, a promotion, pickups (some\n"+
 			"never collected), edits, cancels, returns, store stock counts (some stale, some with shrink), and each\n"+
@@ -30,6 +30,7 @@ func runSimulate(ctx context.Context, env *environment, args []string) error {
 	duration := fs.Duration("duration", 0, "stop after this long (0: no bound)")
 	orders := fs.Int("orders", 0, "stop after this many orders (0: no bound)")
 	day := fs.Duration("day", 20*time.Minute, "how long a simulated day lasts (24h: real time)")
+	wait := fs.Duration("wait", 0, "wait this long for the server to be ready (/readyz) before giving up")
 	clients := fs.Int("clients", 1, "clients sending at once, each its own repeatable sequence with a share of the rate")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout")
 	quiet := fs.Bool("quiet", false, "no progress bar (there is none either when stdout is not a terminal)")
@@ -49,7 +50,7 @@ func runSimulate(ctx context.Context, env *environment, args []string) error {
 
 	out := newSimOutput(env, *quiet, *orders, *duration)
 	cfg := traffic.Config{URL: *url, Key: *key, Seed: *seed, Rate: *rate, Duration: *duration, Orders: *orders, Day: *day,
-		Clients: *clients, HTTP: &http.Client{Timeout: *timeout, Transport: &http.Transport{Proxy: http.ProxyFromEnvironment,
+		Wait: *wait, Clients: *clients, HTTP: &http.Client{Timeout: *timeout, Transport: &http.Transport{Proxy: http.ProxyFromEnvironment,
 			MaxIdleConnsPerHost: max(2, *clients*2), IdleConnTimeout: time.Minute}}, Progress: out.progress, Logf: out.logf}
 	sim, err := traffic.New(cfg)
 	if err != nil {

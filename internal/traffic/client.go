@@ -24,6 +24,9 @@ import (
 // key is wrong): the run stops and the message says what to fix.
 var ErrStop = errors.New("simulation stopped")
 
+// errNotReady marks a server that is not there or not ready yet.
+var errNotReady = errors.New("not ready")
+
 // apiError is a response outside 2xx, with the server's problem detail.
 type apiError struct {
 	Method, Path string
@@ -237,7 +240,8 @@ func (c *client) checkServer(ctx context.Context) (role string, err error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("no omnitriage server answers at --url %s (%v); start one with `omnitriage serve` or `make run`, or pass --url: %w", c.base, err, ErrStop)
+		return "", fmt.Errorf("no omnitriage server answers at --url %s (%v); start one with `omnitriage serve` or `make run`, or pass --url: %w",
+			c.base, err, errors.Join(ErrStop, errNotReady))
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
@@ -245,7 +249,8 @@ func (c *client) checkServer(ctx context.Context) (role string, err error) {
 	case resp.StatusCode == http.StatusNotFound:
 		return "", fmt.Errorf("%s/readyz answers 404: --url does not point at an omnitriage server: %w", c.base, ErrStop)
 	case resp.StatusCode != http.StatusOK:
-		return "", fmt.Errorf("the server at %s is not ready (%d %s); wait for /readyz or check its log: %w", c.base, resp.StatusCode, problemDetail(b), ErrStop)
+		return "", fmt.Errorf("the server at %s is not ready (%d %s); wait for /readyz or check its log: %w", c.base, resp.StatusCode, problemDetail(b),
+			errors.Join(ErrStop, errNotReady))
 	}
 	var who struct {
 		Name string `json:"name"`

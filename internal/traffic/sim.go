@@ -48,6 +48,9 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Progress, when set, is called after every step with the counts so far.
 	Progress func(Progress)
+	// Wait is how long to wait for the server to be ready (/readyz)
+	// before giving up; 0 checks once.
+	Wait time.Duration
 	// Clients is how many clients send traffic at once, each its own
 	// deterministic sequence with a share of the rate; 0 means 1.
 	Clients int
@@ -268,8 +271,14 @@ func (s *Simulator) Digest() string {
 // The summary is filled in either way.
 func (s *Simulator) Run(ctx context.Context) (Summary, error) {
 	first := s.lanes[0]
-	if _, err := first.cl.checkServer(ctx); err != nil {
-		return s.summary(), err
+	for deadline := s.cfg.Now().Add(s.cfg.Wait); ; {
+		_, err := first.cl.checkServer(ctx)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errNotReady) || !s.cfg.Now().Before(deadline) || s.cfg.Sleep(ctx, time.Second) != nil {
+			return s.summary(), err
+		}
 	}
 	cat, err := loadCatalog(ctx, first.cl)
 	if err != nil {
