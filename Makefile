@@ -8,8 +8,11 @@ BIN := bin/omnitriage
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LISTEN_ADDR ?= :8080
 export LISTEN_ADDR
+SIMULATE ?= 1
+SIM_RATE ?= 3
+DEMO_RATE ?= 8
 
-.PHONY: help build run test test-go vet bench fuzz db db-stop db-reset db-status clean screenshots
+.PHONY: help build run demo test test-go vet bench fuzz db db-stop db-reset db-status clean screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,7 +40,19 @@ run: build ## start the database, migrate, seed the demo on first run, and serve
 	echo "omnitriage: open http://localhost:$${LISTEN_ADDR##*:}/readyz (API under /v1; see README)" && \
 	if [ -f .data/demo-keys.env ]; then echo "omnitriage: demo API keys (from .data/demo-keys.env):"; sed 's/^/    /' .data/demo-keys.env; fi && \
 	if [ -f .data/demo-logins.txt ]; then echo "omnitriage: demo logins for http://localhost:$${LISTEN_ADDR##*:}/login (from .data/demo-logins.txt):"; sed 's/^/    /' .data/demo-logins.txt; fi && \
-	echo && exec ./$(BIN) serve
+	echo && \
+	if [ "$(SIMULATE)" != 0 ] && [ -f .data/demo-keys.env ]; then \
+		( . ./.data/demo-keys.env && exec ./$(BIN) simulate --url "http://127.0.0.1:$${LISTEN_ADDR##*:}" --key "$$OMNITRIAGE_ORCHESTRATOR_KEY" \
+			--rate $(SIM_RATE) --wait 3m ) >.data/simulate.log 2>&1 & \
+		sim=$$!; trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+		echo "omnitriage: simulated traffic ($(SIM_RATE) orders/s) starts once the server is ready; log in .data/simulate.log." && \
+		echo "omnitriage: it stops with the server; SIMULATE=0 make run serves without it." && echo; \
+	fi; \
+	./$(BIN) serve
+
+demo: ## make run with livelier simulated traffic; prints the URLs and demo keys
+	@echo "omnitriage demo: the API on http://localhost:$${LISTEN_ADDR##*:}/v1, review queue /review, dashboard /dashboard, metrics /metrics"
+	@$(MAKE) --no-print-directory run SIMULATE=1 SIM_RATE=$(DEMO_RATE)
 
 vet: ## go vet
 	$(GO) vet ./...

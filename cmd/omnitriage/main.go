@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"train":           {"train the stockout and delivery risk models from the database", runTrain},
 		"rules":           {"check a policy file, or replay recent cases under it (check|simulate)", runRules},
 		"user":            {"create, list, disable or reset the people who sign in to the review pages", runUser},
+		"simulate":        {"drive a running server with realistic traffic over its public API", runSimulate},
 	}
 }
 
