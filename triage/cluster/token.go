@@ -45,19 +45,33 @@ func appendTokens(dst []string, text string) []string {
 		if start < 0 {
 			return
 		}
-		if t := normalise(text[start:end]); t != "" && len(dst) < maxTokens {
-			dst = append(dst, t)
-		}
+		t := normalise(text[start:end])
 		start = -1
+		if t == "" || len(dst) >= maxTokens {
+			return
+		}
+		if n := len(dst); n > 0 && dst[n-1] == Wildcard && isUnit(t) {
+			// "5.2 KB", "30 s": the unit belongs to the amount.
+			return
+		}
+		dst = append(dst, t)
 	}
 	for i := 0; i < len(text); {
 		r, size := rune(text[i]), 1
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(text[i:])
 		}
-		if unicode.IsSpace(r) || isGlue(r) {
+		switch {
+		case unicode.IsSpace(r) || isGlue(r):
 			flush(i)
-		} else if start < 0 {
+		case r == '.' && i+1 < len(text) && text[i+1] == '.':
+			// A run of dots is a leader ("depth.......0"), not part of
+			// a word.
+			flush(i)
+			for i+1 < len(text) && text[i+1] == '.' {
+				i++
+			}
+		case start < 0:
 			start = i
 		}
 		i += size
@@ -87,7 +101,7 @@ func normalise(t string) string {
 		// message's shape.
 		return t
 	}
-	if looksVariable(trimmed) || isPath(trimmed) {
+	if looksVariable(trimmed) || isPath(trimmed) || isDateWord(strings.ToLower(trimmed)) {
 		return Wildcard
 	}
 	return strings.ToLower(trimmed)
@@ -120,4 +134,26 @@ func looksVariable(t string) bool {
 	}
 	first, _ := utf8.DecodeRuneInString(t)
 	return digits >= 2 || other || unicode.IsDigit(first)
+}
+
+// isUnit reports a unit of size or time that follows a number.
+func isUnit(t string) bool {
+	switch t {
+	case "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "bytes", "ms", "us", "ns", "s", "sec", "secs", "seconds", "min", "mins", "minutes", "h", "hours", "%":
+		return true
+	}
+	return false
+}
+
+// isDateWord reports the names of weekdays and months, which are parts of
+// dates written out ("Thu Aug 04 2005").
+func isDateWord(t string) bool {
+	switch t {
+	case "mon", "tue", "wed", "thu", "fri", "sat", "sun",
+		"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+		"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+		"january", "february", "march", "april", "june", "july", "august", "september", "october", "november", "december":
+		return true
+	}
+	return false
 }
