@@ -42,7 +42,7 @@ func mergeParaphrases(msgs []Message, groups []Group, cfg Config) []Group {
 		if j < 0 || j < i || nearest[j] != i || sim[i] < cfg.MergeSimilarity || gone[i] || gone[j] {
 			continue
 		}
-		if wordsDiffer(groups[i].Template, groups[j].Template) {
+		if sameShape(groups[i].Template, groups[j].Template) {
 			continue
 		}
 		members := append(append([]int(nil), groups[i].Members...), groups[j].Members...)
@@ -67,19 +67,14 @@ func mergeParaphrases(msgs []Message, groups []Group, cfg Config) []Group {
 	return out
 }
 
-// wordsDiffer reports whether two templates of one length differ only
-// where both hold a literal word: then the words are what tells the causes
-// apart ("timeout" against "paused"), and no similarity may merge them.
-func wordsDiffer(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] && (a[i] == Wildcard || b[i] == Wildcard) {
-			return false
-		}
-	}
-	return true
+// sameShape reports whether two templates have one length: then the
+// positional variable detection has already compared them token by token
+// and kept them apart, because they differ in words that name the cause
+// ("timeout" against "paused") or in a literal that stands where the other
+// has a value; no similarity may overrule it. Paraphrases reword, and
+// rewording changes the length.
+func sameShape(a, b []string) bool {
+	return len(a) == len(b)
 }
 
 func allClose(msgs []Message, members []int, c []float32, min float64) bool {

@@ -95,7 +95,9 @@ func normalise(t string) string {
 	if t == Wildcard {
 		return t
 	}
-	trimmed := strings.TrimFunc(t, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '$' && r != '/' })
+	trimmed := strings.TrimFunc(t, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '$' && r != '/'
+	})
 	if trimmed == "" {
 		// Punctuation alone ("-", "****") is kept: it is part of the
 		// message's shape.
