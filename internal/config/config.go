@@ -37,6 +37,8 @@ type Config struct {
 	AdapterURL     string        // ADAPTER_URL: base URL of the outside systems (http adapters)
 	AdapterSecret  string        // ADAPTER_SECRET: HMAC secret for requests and callbacks
 	TrackEvery     time.Duration // TRACK_EVERY: how often shipments and pending postings are polled, and the exception sweep runs
+	SLAEvery       time.Duration // SLA_EVERY: how often overdue review cases are escalated
+	SLAWebhookURL  string        // SLA_WEBHOOK_URL: told of each escalated case, signed with ADAPTER_SECRET
 }
 
 // Var documents one environment variable: the README's table is made from these.
@@ -67,6 +69,8 @@ var Vars = []Var{
 	{"ADAPTER_URL", "", "with ADAPTERS=http: base URL of the outside systems; each system's paths are appended (paths in orchestration/adapter/doc.go)."},
 	{"ADAPTER_SECRET", "", "HMAC-SHA256 secret that signs requests to outside systems and verifies their callbacks."},
 	{"TRACK_EVERY", "30m", "how often shipments in transit and pending ERP postings are polled, and the sweep for stale inventory and uncollected pickups runs."},
+	{"SLA_EVERY", "1m", "how often the SLA job escalates review cases past their first-response target (River's leader runs it)."},
+	{"SLA_WEBHOOK_URL", "", "when set, POSTed a signed JSON event (HMAC with ADAPTER_SECRET, as the adapters sign) once per escalated review case."},
 }
 
 // Load reads the configuration from getenv (os.Getenv when nil) and validates it.
@@ -126,6 +130,8 @@ func Load(getenv func(string) string) (Config, error) {
 		AdapterURL:     strings.TrimRight(get("ADAPTER_URL"), "/"),
 		AdapterSecret:  get("ADAPTER_SECRET"),
 		TrackEvery:     dur("TRACK_EVERY"),
+		SLAEvery:       dur("SLA_EVERY"),
+		SLAWebhookURL:  get("SLA_WEBHOOK_URL"),
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
 		bad("LOG_LEVEL", "want debug, info, warn or error")
