@@ -3,12 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 GO ?= go
 DEVDB := internal/devdb/devdb.sh
+CHROMIUM_SH := internal/devdb/chromium.sh
 BIN := bin/omnitriage
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LISTEN_ADDR ?= :8080
 export LISTEN_ADDR
 
-.PHONY: help build run test test-go vet bench fuzz db db-stop db-reset db-status clean
+.PHONY: help build run test test-go vet bench fuzz db db-stop db-reset db-status clean screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,17 +32,19 @@ db-status: ## say where the local PostgreSQL lives and whether it runs
 run: build ## start the database, migrate, seed the demo on first run, and serve on :8080
 	@url="$$($(DEVDB) ensure)" && export DATABASE_URL="$$url" && \
 	mkdir -p .data && \
-	./$(BIN) seed --keys-file .data/demo-keys.env >/dev/null && \
+	./$(BIN) seed --keys-file .data/demo-keys.env --logins-file .data/demo-logins.txt >/dev/null && \
 	echo && echo "omnitriage: DATABASE_URL=$$url" && \
 	echo "omnitriage: open http://localhost:$${LISTEN_ADDR##*:}/readyz (API under /v1; see README)" && \
 	if [ -f .data/demo-keys.env ]; then echo "omnitriage: demo API keys (from .data/demo-keys.env):"; sed 's/^/    /' .data/demo-keys.env; fi && \
+	if [ -f .data/demo-logins.txt ]; then echo "omnitriage: demo logins for http://localhost:$${LISTEN_ADDR##*:}/login (from .data/demo-logins.txt):"; sed 's/^/    /' .data/demo-logins.txt; fi && \
 	echo && exec ./$(BIN) serve
 
 vet: ## go vet
 	$(GO) vet ./...
 
-test: ## start the database, then vet and run every test against it
+test: ## start the database (and install Chromium for the browser tests), then vet and run every test against it
 	@url="$$($(DEVDB) ensure)" && export DATABASE_URL="$$url" && \
+	chrome="$$($(CHROMIUM_SH) ensure)" && export CHROMIUM="$$chrome" && \
 	$(GO) vet ./... && \
 	$(GO) test -count=1 -p 2 -timeout 14m ./...
 
@@ -50,6 +53,13 @@ bench: build ## benchmarks against the local database
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 	@DATABASE_URL="$$($(DEVDB) ensure)" ./$(BIN) bench
 	@DATABASE_URL="$$($(DEVDB) ensure)" ./$(BIN) bench-recommend
+
+screenshots: ## save PNGs of the review pages (headless Chromium) in docs/screenshots
+	@url="$$($(DEVDB) ensure)" && export DATABASE_URL="$$url" && \
+	chrome="$$($(CHROMIUM_SH) ensure)" && export CHROMIUM="$$chrome" && \
+	mkdir -p docs/screenshots && export SCREENSHOTS="$(CURDIR)/docs/screenshots" && \
+	$(GO) test -count=1 -run 'Screenshot' ./review/... ./cmd/omnitriage/ && \
+	ls -1 docs/screenshots/*.png
 
 fuzz: ## run each fuzz target for FUZZTIME (default 60s)
 	@for t in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/func //' | sort -u); do \

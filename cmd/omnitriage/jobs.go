@@ -67,7 +67,7 @@ func (a *app) initJobs(periodic []*river.PeriodicJob, registrars ...func(*river.
 	}
 	rc := &river.Config{
 		Workers:           workers,
-		PeriodicJobs:      append(a.orch.PeriodicJobs(), periodic...), // run by the leader only
+		PeriodicJobs:      append(append(a.orch.PeriodicJobs(), a.review.PeriodicJobs()...), periodic...), // run by the leader only
 		RetryPolicy:       retryPolicy{},
 		FetchPollInterval: 200 * time.Millisecond,
 		Logger:            slog.New(slog.DiscardHandler),

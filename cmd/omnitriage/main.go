@@ -29,6 +29,7 @@ type command struct {
 // environment is what every subcommand is handed: its streams and the getenv
 // the configuration is read from.
 type environment struct {
+	stdin          io.Reader // nil reads as empty
 	stdout, stderr io.Writer
 	getenv         func(string) string
 }
@@ -46,6 +47,7 @@ func commands() map[string]command {
 		"bench-recommend": {"measure POST /v1/recommendations (latency, highest sustained rate) and HNSW recall@10", runBenchRecommend},
 		"train":           {"train the stockout and delivery risk models from the database", runTrain},
 		"rules":           {"check a policy file, or replay recent cases under it (check|simulate)", runRules},
+		"user":            {"create, list, disable or reset the people who sign in to the review pages", runUser},
 	}
 }
 
@@ -75,7 +77,7 @@ func main() {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	env := &environment{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	env := &environment{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	err := run(ctx, env, os.Args[1:])
 	stop()
 	if err != nil {

@@ -25,15 +25,18 @@ type demoKey struct {
 }
 
 func runSeed(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "seed", "seed [--seed N] [--skus N] [--locations N] [--keys=false] [--keys-file PATH]",
+	fs := newFlags(env, "seed", "seed [--seed N] [--skus N] [--locations N] [--keys=false] [--keys-file PATH] [--people=false] [--logins-file PATH]",
 		"Create the demo retailer: channels, stores, warehouses, drop-ship partners, dark stores, SKUs and stock,\n"+
 			"and demo API keys, one per role. Migrations are applied first. A database that already has the demo\n"+
-			"is left as it is (and no keys are made).")
+			"is left as it is (and no keys are made). Demo people (review logins), one per role, are made when\n"+
+			"there are no people yet.")
 	seed := fs.Int64("seed", 1, "the retailer to build: the same seed builds the same data")
 	skus := fs.Int("skus", orchestration.DefaultDemoSKUs, "SKUs in the catalog")
 	locations := fs.Int("locations", orchestration.DefaultDemoLocations, "locations in the network (at least 12)")
 	keys := fs.Bool("keys", true, "create demo API keys, one per role, when the demo is created")
 	keysFile := fs.String("keys-file", "", "also write the demo keys to this file (mode 0600); empty: only print them")
+	people := fs.Bool("people", true, "create demo people (logins for the review pages), one per role, when there are none")
+	loginsFile := fs.String("logins-file", "", "also write the demo logins to this file (mode 0600); empty: only print them")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -70,6 +73,11 @@ func runSeed(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	printSeedSummary(env.stdout, sum, opts, time.Since(start))
+	if *people {
+		if _, err := seedPeople(ctx, env.stdout, pool, *loginsFile, time.Now()); err != nil {
+			return err
+		}
+	}
 	if sum.AlreadySeeded || !*keys {
 		return nil
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/omnitriage/omnitriage/internal/web"
 	"github.com/omnitriage/omnitriage/models"
 	"github.com/omnitriage/omnitriage/orchestration"
+	"github.com/omnitriage/omnitriage/review"
 	"github.com/omnitriage/omnitriage/rules"
 	"github.com/omnitriage/omnitriage/triage"
 )
@@ -85,6 +86,7 @@ type app struct {
 	policy  *rules.Policy
 	orch    *orchestration.Service
 	jobs    *river.Client[pgx.Tx]
+	review  *review.Server
 	errs    web.Errors
 	router  chi.Router
 	closers []func()
@@ -133,10 +135,13 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	} else if err != nil {
 		return nil, err
 	}
+	if err := a.initReview(context.Background(), tri); err != nil {
+		return nil, err
+	}
 	// The SLA job escalates overdue review cases on River's leader.
 	sla := triage.NewEscalator(tri, triage.EscalationConfig{Every: cfg.SLAEvery, WebhookURL: cfg.SLAWebhookURL,
 		Secret: []byte(cfg.AdapterSecret)})
-	if err := a.initJobs(sla.PeriodicJobs(), sla.RegisterWorkers); err != nil {
+	if err := a.initJobs(sla.PeriodicJobs(), a.review.RegisterWorkers, sla.RegisterWorkers); err != nil {
 		return nil, err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -156,6 +161,7 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	r.Get("/healthz", a.handleHealthz)
 	r.Get("/readyz", a.handleReadyz)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	a.review.Routes(r) // the people's pages: /login, /review, /static, …
 
 	guard := auth.Middleware{Auth: a.keys, Render: a.errs.Render}
 	r.Route("/v1", func(v1 chi.Router) {

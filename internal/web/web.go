@@ -82,6 +82,10 @@ func (e Errors) Render(w http.ResponseWriter, r *http.Request, err error) {
 var sentinels = []error{derrors.Invalid, derrors.NotFound, derrors.Conflict, derrors.Unauthorized,
 	derrors.Forbidden, derrors.Unavailable, derrors.TooLarge, derrors.MethodNotAllowed, context.DeadlineExceeded}
 
+// PublicMessage is what a person or client is told of a 4xx error; see
+// publicMessage. The review pages show it on their error pages.
+func PublicMessage(err error) string { return publicMessage(err) }
+
 // publicMessage is what a client is told of a 4xx error: the message of the
 // error that wrapped the kind where it arose (e.g. "no order 42"), without
 // the call chain added on the way up or the kind's own suffix.
