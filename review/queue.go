@@ -36,7 +36,7 @@ func (s *Server) registerQueueRoutes(r chi.Router) {
 type queueRow struct {
 	triage.QueueItem
 	Href, Value, TimeLeft, Risk string
-	ClaimedByOther               bool
+	ClaimedByOther              bool
 }
 
 // filterOption is one value of a filter with its count.
