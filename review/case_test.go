@@ -117,3 +117,36 @@ func TestQueueAndDecide(t *testing.T) {
 		t.Errorf("GET /review/team = %d", resp.StatusCode)
 	}
 }
+
+// TestModifyReroute sends a modify with another action and a location: the
+// applied command is a reroute there, and the decision is a modify.
+func TestModifyReroute(t *testing.T) {
+	t.Parallel()
+	applier := &countingApplier{}
+	srv := reviewtest.NewServer(t, reviewtest.Options{Applier: applier})
+	if err := srv.Triage.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := report(t, srv, "Pickup window expired for order #S-70433 after 9 days and 3 reminders; items to be restocked")
+	cl := reviewtest.NewClient(t, srv.URL)
+	cl.Login("ann@example.com", reviewtest.CreateUser(t, srv.Review.People(), "ann@example.com", review.Support))
+	form := url.Values{"decision": {"modify"}, "action": {"reroute"}, "to_location": {"pa-wh"}, "note": {"closer"}}
+	resp, body := cl.PostForm("/review/cases/"+c.ID.String()+"/decision", form)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("modify = %d:\n%s", resp.StatusCode, body)
+	}
+	applier.mu.Lock()
+	defer applier.mu.Unlock()
+	if len(applier.byID) != 1 {
+		t.Fatalf("%d commands applied, want 1", len(applier.byID))
+	}
+	for _, cmd := range applier.byID {
+		if cmd.Action != "reroute" || cmd.Params["to_location"] != "pa-wh" {
+			t.Errorf("applied %s %v, want reroute to pa-wh", cmd.Action, cmd.Params)
+		}
+	}
+	got, err := srv.Triage.GetCase(context.Background(), c.ID)
+	if err != nil || got.Decision == nil || got.Decision.Decision != "modify" || got.Decision.Action != "reroute" {
+		t.Errorf("case decision = %+v, %v", got.Decision, err)
+	}
+}
