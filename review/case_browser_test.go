@@ -56,7 +56,8 @@ func TestBrowserScreenshotApproveByKeyboard(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.KeyEvent("a")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.RunResponse(ctx, chromedp.KeyEvent(kb.Enter)); err != nil {
+	// The submit navigates (a 303 to the next case); the loop below waits for it.
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Enter)); err != nil {
 		t.Fatal(err)
 	}
 	other := c2.ID.String()
