@@ -92,6 +92,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.sessions.Put(ctx, sessionUserID, u.ID)
 	s.sessions.Put(ctx, sessionSince, s.now().UnixNano())
+	s.sessions.Put(ctx, sessionSeen, s.now().UnixNano())
 	s.log.InfoContext(ctx, "signed in", "user", u.Email, "role", u.Role, "request_id", requestID(r))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil

@@ -362,3 +362,36 @@ func TestSessionCheckedEveryRequest(t *testing.T) {
 	r, _ := c.Get("/review")
 	wantSignIn(t, r, "disabled in the table")
 }
+
+func TestSessionExpiry(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Now()}
+	srv := reviewtest.NewServer(t, reviewtest.Options{Clock: clock.Now})
+	pw := reviewtest.CreateUser(t, srv.Review.People(), "xia@example.com", review.Support)
+
+	// Idle: used every 50 minutes, the session lives on past the idle hour.
+	c := reviewtest.NewClient(t, srv.URL)
+	c.Login("xia@example.com", pw)
+	for i := range 3 {
+		clock.Add(50 * time.Minute)
+		if r, _ := c.Get("/review"); r.StatusCode != http.StatusOK {
+			t.Fatalf("request %d, 50 minutes after the one before: %d, want 200", i+1, r.StatusCode)
+		}
+	}
+	clock.Add(61 * time.Minute)
+	r, _ := c.Get("/review")
+	wantSignIn(t, r, "after 61 idle minutes")
+
+	// Absolute: however busy, a session ends 12 hours after sign-in.
+	c = reviewtest.NewClient(t, srv.URL)
+	c.Login("xia@example.com", pw)
+	for range 23 {
+		clock.Add(30 * time.Minute)
+		if r, _ := c.Get("/review"); r.StatusCode != http.StatusOK {
+			t.Fatalf("busy session ended early: %d", r.StatusCode)
+		}
+	}
+	clock.Add(31 * time.Minute)
+	r, _ = c.Get("/review")
+	wantSignIn(t, r, "12 hours after sign-in")
+}

@@ -107,7 +107,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// by the store's own ticker (one scheduler: River's leader).
 	sm.Store = pgxstore.NewWithCleanupInterval(cfg.Pool, 0)
 	sm.Lifetime = cfg.SessionLifetime
-	sm.IdleTimeout = cfg.SessionIdle
+	// The idle limit is checked by authenticate, not by the library (see
+	// touchEvery); the store's expiry is the absolute lifetime.
 	sm.Cookie.Name = "omnitriage_session"
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
@@ -294,19 +295,30 @@ func (s *Server) funcs() template.FuncMap {
 	}
 }
 
-// ago renders a duration for people, coarsely.
+// ago renders how long before now a moment was, coarsely: "just now",
+// "3 min ago", "5 h ago", "2 days ago"; a moment still to come is "in 3 min".
 func ago(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "in " + ago(-d)[:len(ago(-d))-len(" ago")]
-	case d < time.Minute:
+	if d < 0 {
+		if -d < time.Minute {
+			return "in under a minute"
+		}
+		return "in " + span(-d)
+	}
+	if d < time.Minute {
 		return "just now"
+	}
+	return span(d) + " ago"
+}
+
+// span renders a duration of a minute or more in its largest whole unit.
+func span(d time.Duration) string {
+	switch {
 	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+		return fmt.Sprintf("%d min", int(d.Minutes()))
 	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d.Hours()))
+		return fmt.Sprintf("%d h", int(d.Hours()))
 	default:
-		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+		return fmt.Sprintf("%d days", int(d.Hours()/24))
 	}
 }
 
