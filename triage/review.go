@@ -104,12 +104,19 @@ func (s *Service) Decide(ctx context.Context, caseID uuid.UUID, actor string, re
 				return nil
 			}
 			if c.Decision != nil {
-				return fmt.Errorf("case %s was decided already (%s by %s): %w", caseID, c.Decision.Decision, c.Decision.By, derrors.Conflict)
+				return fmt.Errorf("case %s: %w", caseID, &DecidedError{Decision: *c.Decision})
 			}
 			return fmt.Errorf("case %s was decided already: %w", caseID, derrors.Conflict)
 		case StatusQueued, StatusNoAction:
 		default:
 			return fmt.Errorf("case %s is %s, not waiting for a decision: %w", caseID, c.Status, derrors.Conflict)
+		}
+		// A reviewer's live claim keeps others from deciding the case; it is
+		// read under the case's row lock, so a claim taken meanwhile waits.
+		if cl, err := s.claimOf(ctx, tx, caseID, actor); err != nil {
+			return err
+		} else if cl.By != "" && !cl.Mine {
+			return fmt.Errorf("case %s: %w", caseID, &ClaimedError{By: cl.By, Until: cl.Until})
 		}
 		if req.Decision == DecisionApprove && action == "" {
 			ve := &derrors.ValidationError{}
@@ -148,7 +155,8 @@ func (s *Service) Decide(ctx context.Context, caseID uuid.UUID, actor string, re
 		}
 		_, err = tx.Exec(ctx, `
 			UPDATE cases SET status = 'decided', decision = $2, decided_action = $3, decided_params = $4,
-				decision_note = $5, decided_by = $6, decided_at = $7, result = coalesce($8, result)
+				decision_note = $5, decided_by = $6, decided_at = $7, result = coalesce($8, result),
+				claimed_by = '', claimed_until = NULL
 			WHERE id = $1`, caseID, req.Decision, act, params, req.Note, actor, now, result)
 		if err != nil {
 			return err

@@ -66,9 +66,10 @@ func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 	return time.Now().Add(d + jitter)
 }
 
-// initJobs builds the River client with every package's workers. It runs the
-// workers only with WORKERS > 0.
-func (a *app) initJobs(registrars ...func(*river.Workers)) error {
+// initJobs builds the River client with every package's workers and the
+// leader's periodic jobs (the core's and periodic). It runs the workers only
+// with WORKERS > 0.
+func (a *app) initJobs(periodic []*river.PeriodicJob, registrars ...func(*river.Workers)) error {
 	workers := river.NewWorkers()
 	a.orch.RegisterWorkers(workers)
 	for _, r := range registrars {
@@ -76,7 +77,7 @@ func (a *app) initJobs(registrars ...func(*river.Workers)) error {
 	}
 	rc := &river.Config{
 		Workers:           workers,
-		PeriodicJobs:      append(a.orch.PeriodicJobs(), a.review.PeriodicJobs()...), // run by the leader only
+		PeriodicJobs:      append(append(a.orch.PeriodicJobs(), a.review.PeriodicJobs()...), periodic...), // run by the leader only
 		RetryPolicy:       retryPolicy{},
 		FetchPollInterval: 200 * time.Millisecond,
 		Logger:            slog.New(slog.DiscardHandler),

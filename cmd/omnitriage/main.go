@@ -168,8 +168,12 @@ func subcommand(ctx context.Context, env *environment, name string, args []strin
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
+		width := 8
 		for _, k := range keys {
-			fmt.Fprintf(w, "  %-8s %s\n", k, subs[k].summary)
+			width = max(width, len(k))
+		}
+		for _, k := range keys {
+			fmt.Fprintf(w, "  %-*s %s\n", width, k, subs[k].summary)
 		}
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {

@@ -146,7 +146,10 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	if err := a.initReview(context.Background(), tri); err != nil {
 		return nil, err
 	}
-	if err := a.initJobs(a.review.RegisterWorkers); err != nil {
+	// The SLA job escalates overdue review cases on River's leader.
+	sla := triage.NewEscalator(tri, triage.EscalationConfig{Every: cfg.SLAEvery, WebhookURL: cfg.SLAWebhookURL,
+		Secret: []byte(cfg.AdapterSecret)})
+	if err := a.initJobs(sla.PeriodicJobs(), a.review.RegisterWorkers, sla.RegisterWorkers); err != nil {
 		return nil, err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -31,11 +32,13 @@ func runUser(ctx context.Context, env *environment, args []string) error {
 
 // openPeople opens the database, migrated, and the user store.
 func openPeople(ctx context.Context, env *environment) (*review.People, func(), error) {
-	_, log, closeDB, pool, err := openDB(ctx, env)
+	_, _, closeDB, pool, err := openDB(ctx, env)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := database.MigrateUp(ctx, pool, log); err != nil {
+	// Migrations a first command applies are not this command's news.
+	quiet := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := database.MigrateUp(ctx, pool, quiet); err != nil {
 		closeDB()
 		return nil, nil, err
 	}

@@ -38,10 +38,12 @@ type Config struct {
 	AdapterSecret  string        // ADAPTER_SECRET: HMAC secret for requests and callbacks
 	TrackEvery     time.Duration // TRACK_EVERY: how often shipments and pending postings are polled, and the exception sweep runs
 
-	TimeScale    float64       // DEMO_TIME_SCALE: divides the simulator's transit, the polling and the dwell times
-	CancelWindow time.Duration // CANCEL_WINDOW: how long an authorised order waits before release, cancellable
-	PickPack     time.Duration // PICK_PACK_TIME: how long a location picks and packs a release before it ships
-	RescueAfter  time.Duration // JOB_RESCUE_AFTER: a job running longer is taken as its process's death and run again
+	TimeScale     float64       // DEMO_TIME_SCALE: divides the simulator's transit, the polling and the dwell times
+	CancelWindow  time.Duration // CANCEL_WINDOW: how long an authorised order waits before release, cancellable
+	PickPack      time.Duration // PICK_PACK_TIME: how long a location picks and packs a release before it ships
+	RescueAfter   time.Duration // JOB_RESCUE_AFTER: a job running longer is taken as its process's death and run again
+	SLAEvery      time.Duration // SLA_EVERY: how often overdue review cases are escalated
+	SLAWebhookURL string        // SLA_WEBHOOK_URL: told of each escalated case, signed with ADAPTER_SECRET
 }
 
 // MaxJobTimeout is the longest any background job may run (the
@@ -80,6 +82,8 @@ var Vars = []Var{
 	{"CANCEL_WINDOW", "1h", "how long an authorised order waits before it is released to its locations: the customer's window to cancel."},
 	{"PICK_PACK_TIME", "2h", "how long a location takes to pick and pack released lines before the carrier is booked."},
 	{"JOB_RESCUE_AFTER", "90s", "a job still running after this long is taken to have died with its process (kill -9, crash) and is run again; must exceed the longest job timeout (60s)."},
+	{"SLA_EVERY", "1m", "how often the SLA job escalates review cases past their first-response target (River's leader runs it)."},
+	{"SLA_WEBHOOK_URL", "", "when set, POSTed a signed JSON event (HMAC with ADAPTER_SECRET, as the adapters sign) once per escalated review case."},
 }
 
 // Load reads the configuration from getenv (os.Getenv when nil) and validates it.
@@ -142,6 +146,8 @@ func Load(getenv func(string) string) (Config, error) {
 		CancelWindow:   dur("CANCEL_WINDOW"),
 		PickPack:       dur("PICK_PACK_TIME"),
 		RescueAfter:    dur("JOB_RESCUE_AFTER"),
+		SLAEvery:       dur("SLA_EVERY"),
+		SLAWebhookURL:  get("SLA_WEBHOOK_URL"),
 	}
 	if f, err := strconv.ParseFloat(get("DEMO_TIME_SCALE"), 64); err != nil || !(f >= 1 && f <= 1e6) {
 		bad("DEMO_TIME_SCALE", "want a number from 1 (real time) to 1000000, such as 2880 (a day in 30 seconds)")
