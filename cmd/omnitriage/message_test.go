@@ -25,7 +25,7 @@ func TestCLIMessagesArePlain(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"apikey", "revoke", "5"}, "no active key with id 5"},
+		{[]string{"apikey", "revoke", "5"}, "no active key with id 5 (see `omnitriage apikey list`)"},
 		{[]string{"apikey", "revoke", "x"}, `apikey revoke: "x" is not a key id (a number from ` + "`apikey list`)"},
 	}
 	for _, tt := range tests {
