@@ -84,6 +84,9 @@ func (s *Service) Capture(ctx context.Context, actor string, idem *Idempotency, 
 	if err := req.Validate(); err != nil {
 		return CaptureResult{}, err
 	}
+	if err := checkCapture(req, s.now()); err != nil {
+		return CaptureResult{}, err
+	}
 	locs, chans, err := s.network(ctx)
 	if err != nil {
 		return CaptureResult{}, err

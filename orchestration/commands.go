@@ -94,8 +94,8 @@ func (c Command) Validate() error {
 			v.Add("carrier", "give a carrier or a service")
 		}
 	case CmdNotify:
-		if c.Template == "" {
-			v.Add("template", "required")
+		if !adapter.KnownTemplate(c.Template) {
+			v.Add("template", "want one of %s", strings.Join(adapter.KnownTemplates(), ", "))
 		}
 	case CmdCompensate:
 		if c.Amount <= 0 || c.Amount > 1e6 {

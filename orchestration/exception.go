@@ -86,6 +86,9 @@ func (e Exception) Validate() error {
 	if len(e.Message) > 8000 {
 		v.Add("message", "at most 8000 bytes")
 	}
+	if !e.OccurredAt.IsZero() && !PlausibleTime(e.OccurredAt) {
+		v.Add("occurred_at", "want a date-time from 2000 to 2100, like 2026-12-24T18:00:00Z")
+	}
 	if len(e.Payload) > 0 && !json.Valid(e.Payload) {
 		v.Add("payload", "must be JSON")
 	}

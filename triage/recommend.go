@@ -41,6 +41,11 @@ func (c RecommendContext) validate(v *derrors.ValidationError, prefix string) {
 			v.Add(prefix+name, "want a non-negative amount")
 		}
 	}
+	for name, t := range map[string]*time.Time{"promised_by": c.PromisedBy, "estimated_delivery": c.EstimatedDelivery} {
+		if t != nil && !orchestration.PlausibleTime(*t) {
+			v.Add(prefix+name, "want a date-time from 2000 to 2100, like 2026-12-24T18:00:00Z")
+		}
+	}
 	amount("order_value", c.OrderValue)
 	amount("refund_amount", c.RefundAmount)
 	if c.FraudScore != nil && !(*c.FraudScore >= 0 && *c.FraudScore <= 1) {

@@ -103,7 +103,7 @@ func Render(channel, name string, data map[string]any) (Message, error) {
 	if _, ok := set[channel]; !ok {
 		channel = ChannelEmail
 	}
-	t, ok := set[channel][name]
+	t, ok := set[channel][builtinName(name)]
 	if !ok {
 		t = set[channel][TemplateUpdate]
 	}
