@@ -231,7 +231,7 @@ func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, actor string, o Order,
 	case CmdCancelLines:
 		return s.cancelLinesTx(ctx, tx, actor, o, lines, orDefault(cmd.Reason, "cancelled by command"))
 	case CmdReroute, CmdSplit, CmdSubstitute:
-		return s.resourceTx(ctx, tx, actor, o, cmd, lines)
+		return s.reSourceLinesTx(ctx, tx, actor, o, cmd, lines)
 	case CmdRebook:
 		return s.rebookTx(ctx, tx, actor, o, cmd, *booking)
 	case CmdNotify:
@@ -321,10 +321,10 @@ func (s *Service) cancelLinesTx(ctx context.Context, tx pgx.Tx, actor string, o 
 	return fmt.Sprintf("cancelled lines %v", nos), nil
 }
 
-// resourceTx moves lines (reroute), sources them again (split), or ships a
+// reSourceLinesTx moves lines (reroute), sources them again (split), or ships a
 // substitute SKU for one (substitute): it gives back their reservations and
 // reserves anew in the same transaction, or changes nothing.
-func (s *Service) resourceTx(ctx context.Context, tx pgx.Tx, actor string, o Order, cmd Command, lines []Line) (string, error) {
+func (s *Service) reSourceLinesTx(ctx context.Context, tx pgx.Tx, actor string, o Order, cmd Command, lines []Line) (string, error) {
 	switch o.Status {
 	case StatusCaptured, StatusBackordered, StatusAuthorised, StatusOnHold, StatusReleased, StatusPartiallyShipped:
 	default:

@@ -328,11 +328,11 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	return err
 }
 
-// resource sources again the lines a location refused, excluding that
+// reSourceRefused sources again the lines a location refused, excluding that
 // location and any that refused this order before. When no other location
 // can take them, it raises release_rejected (with the location's own code and
 // message) and holds the lines as backordered.
-func (s *Service) resource(ctx context.Context, o Order, loc Location, lines []adapter.ReleaseLine, res adapter.ReleaseResult) error {
+func (s *Service) reSourceRefused(ctx context.Context, o Order, loc Location, lines []adapter.ReleaseLine, res adapter.ReleaseResult) error {
 	locs, chans, err := s.network(ctx)
 	if err != nil {
 		return err
