@@ -15,6 +15,7 @@ import (
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/internal/web"
+	"github.com/omnitriage/omnitriage/orchestration/sourcing"
 	"github.com/omnitriage/omnitriage/rules"
 )
 
@@ -163,7 +164,7 @@ func (s *Service) replay(ctx context.Context, idem *Idempotency, hash [32]byte) 
 // skuRow is a SKU with its stock at every location that has a row.
 type skuRow struct {
 	SKU
-	stock map[int64]StockLevel
+	stock map[int64]sourcing.StockLevel
 }
 
 // loadSKUs reads the SKUs by code with their stock, and today's load of every
@@ -193,11 +194,11 @@ func loadSKUs(ctx context.Context, q querier, codes []string) (map[string]*skuRo
 		}
 		r := out[k.Code]
 		if r == nil {
-			r = &skuRow{SKU: k, stock: map[int64]StockLevel{}}
+			r = &skuRow{SKU: k, stock: map[int64]sourcing.StockLevel{}}
 			out[k.Code] = r
 		}
 		if loc != nil {
-			r.stock[*loc] = StockLevel{OnHand: *onHand, Reserved: *reserved, SafetyStock: *safety}
+			r.stock[*loc] = sourcing.StockLevel{OnHand: *onHand, Reserved: *reserved, SafetyStock: *safety}
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -233,26 +234,26 @@ func localDay(l Location, t time.Time) time.Time {
 // that hold some available stock of the order's SKUs (or the pickup location).
 // The others could fill nothing; leaving them out keeps planning and the
 // stored explanation small. It also returns how many were left out.
-func candidates(locs map[int64]Location, skus map[string]*skuRow, load map[loadKey]int, now time.Time, pickupID int64) ([]SourcingCandidate, int) {
-	out := make([]SourcingCandidate, 0, 16)
+func candidates(locs map[int64]Location, skus map[string]*skuRow, load map[loadKey]int, now time.Time, pickupID int64) ([]sourcing.Candidate, int) {
+	out := make([]sourcing.Candidate, 0, 16)
 	skipped := 0
 	for _, l := range locs {
 		if !l.Active {
 			continue
 		}
-		stock := map[string]StockLevel{}
+		stock := map[string]sourcing.StockLevel{}
 		any := false
 		for code, k := range skus {
 			if st, ok := k.stock[l.ID]; ok {
 				stock[code] = st
-				any = any || Available(st, 0) > 0
+				any = any || sourcing.Available(st, 0) > 0
 			}
 		}
 		if !any && l.ID != pickupID {
 			skipped++
 			continue
 		}
-		out = append(out, SourcingCandidate{
+		out = append(out, sourcing.Candidate{
 			ID: l.ID, Code: l.Code, Kind: l.Kind, Region: l.Region, Lat: l.Lat, Lon: l.Lon,
 			Capabilities: l.capabilities(), DailyCapacity: l.DailyCapacity, OrdersToday: load[loadKey{l.ID, localDay(l, now)}],
 			HandlingCost: l.HandlingCost, HandlingHours: float64(l.HandlingHours), Cutoff: l.Cutoff, TZ: l.zone(),
@@ -269,7 +270,7 @@ type draftOrder struct {
 	pickupID   *int64
 	lineSKU    []int64 // per line: sourced SKU id
 	lineOrd    []int64 // per line: ordered SKU id
-	plan       Plan
+	plan       sourcing.Plan
 	reserve    reservation
 	loads      []loadRow
 	exceptions []Exception
@@ -493,9 +494,9 @@ func (s *Service) draft(req CaptureRequest, ch Channel, pickupID int64, locs map
 	if pickupID != 0 {
 		d.pickupID = &pickupID
 	}
-	pr := PlanRequest{Channel: ch.Kind, ServiceLevel: req.ServiceLevel, PickupLocationID: pickupID, Now: now}
+	pr := sourcing.Request{Channel: ch.Kind, ServiceLevel: req.ServiceLevel, PickupLocationID: pickupID, Now: now}
 	if req.ShipTo != nil {
-		pr.ShipTo = &GeoPoint{Lat: *req.ShipTo.Lat, Lon: *req.ShipTo.Lon}
+		pr.ShipTo = &sourcing.GeoPoint{Lat: *req.ShipTo.Lat, Lon: *req.ShipTo.Lon}
 	}
 	if req.PromisedBy != nil {
 		pr.PromisedBy = *req.PromisedBy
@@ -511,11 +512,11 @@ func (s *Service) draft(req CaptureRequest, ch Channel, pickupID int64, locs map
 		o.Total += float64(in.Qty) * price
 		d.lineSKU = append(d.lineSKU, k.ID)
 		d.lineOrd = append(d.lineOrd, k.ID)
-		pr.Lines = append(pr.Lines, PlanLine{LineID: l.ID.String(), SKU: in.SKU, Qty: in.Qty, UnitPrice: price, UnitCost: k.Cost})
+		pr.Lines = append(pr.Lines, sourcing.Line{LineID: l.ID.String(), SKU: in.SKU, Qty: in.Qty, UnitPrice: price, UnitCost: k.Cost})
 	}
 	o.Total = math.Round(o.Total*100) / 100
 	cands, skipped := candidates(locs, skus, load, now, pickupID)
-	plan, err := PlanSourcing(pol, pr, cands)
+	plan, err := sourcing.NewPlan(pol, pr, cands)
 	if err != nil {
 		return nil, fmt.Errorf("sourcing: %w", err)
 	}
@@ -576,13 +577,13 @@ func (s *Service) draft(req CaptureRequest, ch Channel, pickupID int64, locs map
 // a filter keeps only the filters it failed (why it was left out); the ones it
 // passed would only repeat the rule group's settings. That halves a typical
 // explanation, which is written on every capture.
-func storedPlanJSON(p Plan) []byte {
-	groups := make([]GroupTrace, len(p.Explanation.Groups))
+func storedPlanJSON(p sourcing.Plan) []byte {
+	groups := make([]sourcing.GroupTrace, len(p.Explanation.Groups))
 	for i, g := range p.Explanation.Groups {
-		cands := make([]CandidateTrace, len(g.Candidates))
+		cands := make([]sourcing.CandidateTrace, len(g.Candidates))
 		for j, c := range g.Candidates {
 			if !c.Passed {
-				var failed []FilterCheck
+				var failed []sourcing.FilterCheck
 				for _, f := range c.Filters {
 					if !f.Passed {
 						failed = append(failed, f)
@@ -601,7 +602,7 @@ func storedPlanJSON(p Plan) []byte {
 }
 
 // unfilledException describes what the plan could not source, for triage.
-func unfilledException(o Order, plan Plan, locs map[int64]Location) Exception {
+func unfilledException(o Order, plan sourcing.Plan, locs map[int64]Location) Exception {
 	var lineIDs []uuid.UUID
 	var parts []string
 	skus := map[string]bool{}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/orchestration/sourcing"
 )
 
 func TestCaptureReservesAndExplains(t *testing.T) {
@@ -417,12 +418,12 @@ func TestBatchIsAtomic(t *testing.T) {
 }
 
 func TestStoredPlanKeepsWhyLocationsFailed(t *testing.T) {
-	p := Plan{Explanation: Explanation{Groups: []GroupTrace{{Group: "g", Candidates: []CandidateTrace{
-		{Code: "ok", Passed: true, Filters: []FilterCheck{{Filter: "capability", Passed: true, Reason: "has ship"}}},
-		{Code: "far", Filters: []FilterCheck{{Filter: "capability", Passed: true, Reason: "has ship"},
+	p := sourcing.Plan{Explanation: sourcing.Explanation{Groups: []sourcing.GroupTrace{{Group: "g", Candidates: []sourcing.CandidateTrace{
+		{Code: "ok", Passed: true, Filters: []sourcing.FilterCheck{{Filter: "capability", Passed: true, Reason: "has ship"}}},
+		{Code: "far", Filters: []sourcing.FilterCheck{{Filter: "capability", Passed: true, Reason: "has ship"},
 			{Filter: "max_distance_km", Reason: "distance 812 km > max 500 km"}}},
 	}}}}}
-	var got Plan
+	var got sourcing.Plan
 	if err := json.Unmarshal(storedPlanJSON(p), &got); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/orchestration/adapter"
+	"github.com/omnitriage/omnitriage/orchestration/sourcing"
 )
 
 // Command kinds: the fixes triage recommends and people apply.
@@ -230,7 +231,7 @@ func (s *Service) applyTx(ctx context.Context, tx pgx.Tx, actor string, o Order,
 	case CmdCancelLines:
 		return s.cancelLinesTx(ctx, tx, actor, o, lines, orDefault(cmd.Reason, "cancelled by command"))
 	case CmdReroute, CmdSplit, CmdSubstitute:
-		return s.resourceTx(ctx, tx, actor, o, cmd, lines)
+		return s.reSourceLinesTx(ctx, tx, actor, o, cmd, lines)
 	case CmdRebook:
 		return s.rebookTx(ctx, tx, actor, o, cmd, *booking)
 	case CmdNotify:
@@ -320,10 +321,10 @@ func (s *Service) cancelLinesTx(ctx context.Context, tx pgx.Tx, actor string, o 
 	return fmt.Sprintf("cancelled lines %v", nos), nil
 }
 
-// resourceTx moves lines (reroute), sources them again (split), or ships a
+// reSourceLinesTx moves lines (reroute), sources them again (split), or ships a
 // substitute SKU for one (substitute): it gives back their reservations and
 // reserves anew in the same transaction, or changes nothing.
-func (s *Service) resourceTx(ctx context.Context, tx pgx.Tx, actor string, o Order, cmd Command, lines []Line) (string, error) {
+func (s *Service) reSourceLinesTx(ctx context.Context, tx pgx.Tx, actor string, o Order, cmd Command, lines []Line) (string, error) {
 	switch o.Status {
 	case StatusCaptured, StatusBackordered, StatusAuthorised, StatusOnHold, StatusReleased, StatusPartiallyShipped:
 	default:
@@ -366,14 +367,14 @@ func (s *Service) resourceTx(ctx context.Context, tx pgx.Tx, actor string, o Ord
 		}
 	}
 	now := s.now()
-	pr := PlanRequest{Channel: chans[o.Channel].Kind, ServiceLevel: o.ServiceLevel, Now: now}
+	pr := sourcing.Request{Channel: chans[o.Channel].Kind, ServiceLevel: o.ServiceLevel, Now: now}
 	if o.ShipTo != nil {
-		pr.ShipTo = &GeoPoint{Lat: deref(o.ShipTo.Lat), Lon: deref(o.ShipTo.Lon)}
+		pr.ShipTo = &sourcing.GeoPoint{Lat: deref(o.ShipTo.Lat), Lon: deref(o.ShipTo.Lon)}
 	} else if pl, err := s.locationByCode(ctx, o.PickupLocation); err == nil {
 		pr.PickupLocationID = pl.ID
 	}
 	for _, l := range lines {
-		pr.Lines = append(pr.Lines, PlanLine{LineID: l.ID.String(), SKU: l.SKU, Qty: l.Qty, UnitPrice: l.UnitPrice, UnitCost: skus[l.SKU].Cost})
+		pr.Lines = append(pr.Lines, sourcing.Line{LineID: l.ID.String(), SKU: l.SKU, Qty: l.Qty, UnitPrice: l.UnitPrice, UnitCost: skus[l.SKU].Cost})
 	}
 	cands, _ := candidates(locs, skus, load, now, pr.PickupLocationID)
 	var target Location
@@ -385,7 +386,7 @@ func (s *Service) resourceTx(ctx context.Context, tx pgx.Tx, actor string, o Ord
 			ve.Add("location", "no active location %q", cmd.Location)
 			return "", ve
 		}
-		cands = slices.DeleteFunc(cands, func(c SourcingCandidate) bool { return c.ID != target.ID })
+		cands = slices.DeleteFunc(cands, func(c sourcing.Candidate) bool { return c.ID != target.ID })
 	case CmdSubstitute:
 		pr.Substitutes = map[string]string{lines[0].SKU: cmd.SKU}
 	}
@@ -394,15 +395,15 @@ func (s *Service) resourceTx(ctx context.Context, tx pgx.Tx, actor string, o Ord
 	if cmd.Kind == CmdReroute {
 		// The person chose the location: reserve there, or fail.
 		for _, l := range lines {
-			if Available(skus[l.SKU].stock[target.ID], 0) < l.Qty {
+			if sourcing.Available(skus[l.SKU].stock[target.ID], 0) < l.Qty {
 				return "", fmt.Errorf("%s has %d of %s available, line %d needs %d: %w", target.Code,
-					Available(skus[l.SKU].stock[target.ID], 0), l.SKU, l.LineNo, l.Qty, derrors.Conflict)
+					sourcing.Available(skus[l.SKU].stock[target.ID], 0), l.SKU, l.LineNo, l.Qty, derrors.Conflict)
 			}
 			rsv.add(uuid.New(), skus[l.SKU].ID, target.ID, l.Qty, l.ID)
 		}
 		summary = fmt.Sprintf("rerouted %d line(s) to %s", len(lines), target.Code)
 	} else {
-		plan, err := PlanSourcing(s.policy(), pr, cands)
+		plan, err := sourcing.NewPlan(s.policy(), pr, cands)
 		if err != nil {
 			return "", err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/orchestration/sourcing"
 )
 
 // Hold kinds: soft reservations that expire.
@@ -129,8 +130,8 @@ func (s *Service) holdLocation(ctx context.Context, req HoldRequest, locs map[in
 			ve.Add("location", "no active %s location %q", map[string]string{HoldPickup: "pickup", HoldCart: "shipping"}[req.Kind], req.Location)
 			return Location{}, ve
 		}
-		if Available(k.stock[l.ID], 0) < req.Qty {
-			return Location{}, fmt.Errorf("only %d of %s available at %s: %w", Available(k.stock[l.ID], 0), req.SKU, l.Code, derrors.Conflict)
+		if sourcing.Available(k.stock[l.ID], 0) < req.Qty {
+			return Location{}, fmt.Errorf("only %d of %s available at %s: %w", sourcing.Available(k.stock[l.ID], 0), req.SKU, l.Code, derrors.Conflict)
 		}
 		return l, nil
 	}
@@ -141,8 +142,8 @@ func (s *Service) holdLocation(ctx context.Context, req HoldRequest, locs map[in
 	var cs []cand
 	for id, st := range k.stock {
 		l := locs[id]
-		if l.Active && l.CanShip && Available(st, 0) >= req.Qty {
-			cs = append(cs, cand{l, Available(st, 0)})
+		if l.Active && l.CanShip && sourcing.Available(st, 0) >= req.Qty {
+			cs = append(cs, cand{l, sourcing.Available(st, 0)})
 		}
 	}
 	if len(cs) == 0 {

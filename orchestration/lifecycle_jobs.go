@@ -286,7 +286,7 @@ func (w *releaseWorker) Work(ctx context.Context, job *river.Job[ReleaseArgs]) e
 		return s.integrationFailure(ctx, o, adapter.SystemFulfillment, "release", err, false)
 	}
 	if !res.Accepted {
-		return s.resource(ctx, o, loc, lines, res)
+		return s.reSourceRefused(ctx, o, loc, lines, res)
 	}
 	shipmentID := uuid.NewSHA1(uuid.NameSpaceOID, []byte(key))
 	return s.inTx(ctx, func(tx pgx.Tx) error {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/orchestration/adapter"
+	"github.com/omnitriage/omnitriage/orchestration/sourcing"
 )
 
 // Dispatch is a shipment as it travels: what one location sends for one
@@ -327,11 +328,11 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	return err
 }
 
-// resource sources again the lines a location refused, excluding that
+// reSourceRefused sources again the lines a location refused, excluding that
 // location and any that refused this order before. When no other location
 // can take them, it raises release_rejected (with the location's own code and
 // message) and holds the lines as backordered.
-func (s *Service) resource(ctx context.Context, o Order, loc Location, lines []adapter.ReleaseLine, res adapter.ReleaseResult) error {
+func (s *Service) reSourceRefused(ctx context.Context, o Order, loc Location, lines []adapter.ReleaseLine, res adapter.ReleaseResult) error {
 	locs, chans, err := s.network(ctx)
 	if err != nil {
 		return err
@@ -390,17 +391,17 @@ func (s *Service) resource(ctx context.Context, o Order, loc Location, lines []a
 			return err
 		}
 		now := s.now()
-		pr := PlanRequest{Channel: chans[o.Channel].Kind, ServiceLevel: o.ServiceLevel, Now: now, ExcludeLocationIDs: exclude}
+		pr := sourcing.Request{Channel: chans[o.Channel].Kind, ServiceLevel: o.ServiceLevel, Now: now, ExcludeLocationIDs: exclude}
 		if o.ShipTo != nil {
-			pr.ShipTo = &GeoPoint{Lat: deref(o.ShipTo.Lat), Lon: deref(o.ShipTo.Lon)}
+			pr.ShipTo = &sourcing.GeoPoint{Lat: deref(o.ShipTo.Lat), Lon: deref(o.ShipTo.Lon)}
 		} else if pl, err := s.locationByCode(ctx, o.PickupLocation); err == nil {
 			pr.PickupLocationID = pl.ID
 		}
 		for _, l := range inputs {
-			pr.Lines = append(pr.Lines, PlanLine{LineID: l.ID.String(), SKU: l.SKU, Qty: l.Qty, UnitPrice: l.UnitPrice, UnitCost: skus[l.SKU].Cost})
+			pr.Lines = append(pr.Lines, sourcing.Line{LineID: l.ID.String(), SKU: l.SKU, Qty: l.Qty, UnitPrice: l.UnitPrice, UnitCost: skus[l.SKU].Cost})
 		}
 		cands, _ := candidates(locs, skus, load, now, pr.PickupLocationID)
-		plan, err := PlanSourcing(s.policy(), pr, cands)
+		plan, err := sourcing.NewPlan(s.policy(), pr, cands)
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/omnitriage/omnitriage/internal/database/dbtest"
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/orchestration/sourcing"
 	"github.com/omnitriage/omnitriage/rules"
 )
 
@@ -401,7 +402,7 @@ func TestSeedDemoOrders(t *testing.T) {
 		lat, lon := *req.ShipTo.Lat, *req.ShipTo.Lon
 		near := math.Inf(1)
 		for _, m := range metros {
-			near = min(near, srcHaversineKm(GeoPoint{Lat: lat, Lon: lon}, m.lat, m.lon))
+			near = min(near, sourcing.DistanceKm(sourcing.GeoPoint{Lat: lat, Lon: lon}, m.lat, m.lon))
 		}
 		if near > 41 {
 			t.Errorf("DemoOrder #%d ships to %.4f,%.4f, %.0f km from the nearest metro centre, want ≤ 40", i, lat, lon, near)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/orchestration"
+	"github.com/omnitriage/omnitriage/orchestration/sourcing"
 	"github.com/omnitriage/omnitriage/rules"
 )
 
@@ -253,7 +254,7 @@ type sourcingCheck struct {
 	feasible bool
 	check    string
 	from     string
-	plan     orchestration.Plan
+	plan     sourcing.Plan
 	codes    map[int64]string
 }
 
@@ -303,7 +304,7 @@ func (sc sourcingCheck) apply(c *Candidate) {
 	}
 }
 
-func lastPromise(p orchestration.Plan) time.Time {
+func lastPromise(p sourcing.Plan) time.Time {
 	var t time.Time
 	for _, sh := range p.Shipments {
 		if sh.PromiseDate.After(t) {
@@ -395,30 +396,30 @@ func (s *Service) checkSubstitute(ctx context.Context, cc *caseContext, c *Candi
 // whatIf sources the affected lines of cc's order on current stock
 // without reserving anything. The order's own reservations still count
 // where they are, which only matters for the locations it already uses.
-func (s *Service) whatIf(ctx context.Context, cc *caseContext, exclude []string, subs map[string]string) (orchestration.Plan, map[int64]string, error) {
+func (s *Service) whatIf(ctx context.Context, cc *caseContext, exclude []string, subs map[string]string) (sourcing.Plan, map[int64]string, error) {
 	o := cc.order
-	req := orchestration.PlanRequest{Channel: o.Channel, ServiceLevel: o.ServiceLevel, Substitutes: subs, Now: s.now()}
+	req := sourcing.Request{Channel: o.Channel, ServiceLevel: o.ServiceLevel, Substitutes: subs, Now: s.now()}
 	if o.ShipTo == nil || o.ShipTo.Lat == nil || o.ShipTo.Lon == nil {
-		return orchestration.Plan{Unfilled: []orchestration.UnfilledLine{{Reason: "no ship-to point"}}}, nil, nil
+		return sourcing.Plan{Unfilled: []sourcing.UnfilledLine{{Reason: "no ship-to point"}}}, nil, nil
 	}
-	req.ShipTo = &orchestration.GeoPoint{Lat: *o.ShipTo.Lat, Lon: *o.ShipTo.Lon}
+	req.ShipTo = &sourcing.GeoPoint{Lat: *o.ShipTo.Lat, Lon: *o.ShipTo.Lon}
 	if o.PromisedBy != nil {
 		req.PromisedBy = *o.PromisedBy
 	}
 	skus := []string{}
 	for _, l := range cc.lines {
-		req.Lines = append(req.Lines, orchestration.PlanLine{LineID: l.ID.String(), SKU: l.SKU, Qty: l.Qty, UnitPrice: l.UnitPrice})
+		req.Lines = append(req.Lines, sourcing.Line{LineID: l.ID.String(), SKU: l.SKU, Qty: l.Qty, UnitPrice: l.UnitPrice})
 		skus = append(skus, l.SKU)
 	}
 	for _, sub := range subs {
 		skus = append(skus, sub)
 	}
 	if len(req.Lines) == 0 {
-		return orchestration.Plan{Unfilled: []orchestration.UnfilledLine{{Reason: "no open lines"}}}, nil, nil
+		return sourcing.Plan{Unfilled: []sourcing.UnfilledLine{{Reason: "no open lines"}}}, nil, nil
 	}
 	cands, codes, err := s.sourcingCandidates(ctx, skus)
 	if err != nil {
-		return orchestration.Plan{}, nil, err
+		return sourcing.Plan{}, nil, err
 	}
 	for id, code := range codes {
 		if slices.Contains(exclude, code) {
@@ -426,16 +427,16 @@ func (s *Service) whatIf(ctx context.Context, cc *caseContext, exclude []string,
 		}
 	}
 	slices.Sort(req.ExcludeLocationIDs)
-	plan, err := orchestration.PlanSourcing(s.policy(), req, cands)
+	plan, err := sourcing.NewPlan(s.policy(), req, cands)
 	if err != nil {
-		return orchestration.Plan{}, nil, fmt.Errorf("what-if sourcing: %w", err)
+		return sourcing.Plan{}, nil, fmt.Errorf("what-if sourcing: %w", err)
 	}
 	return plan, codes, nil
 }
 
 // sourcingCandidates loads every active location with its stock of skus,
-// in the shape orchestration.PlanSourcing takes.
-func (s *Service) sourcingCandidates(ctx context.Context, skus []string) ([]orchestration.SourcingCandidate, map[int64]string, error) {
+// in the shape sourcing.NewPlan takes.
+func (s *Service) sourcingCandidates(ctx context.Context, skus []string) ([]sourcing.Candidate, map[int64]string, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT l.id, l.code, l.kind, l.region, l.lat, l.lon, l.can_ship, l.can_pickup, l.can_same_day,
 			l.daily_capacity, l.handling_cost::float8, l.handling_hours, l.cutoff, l.timezone, l.priority,
@@ -453,8 +454,8 @@ func (s *Service) sourcingCandidates(ctx context.Context, skus []string) ([]orch
 		return nil, nil, fmt.Errorf("sourcing candidates: %w", err)
 	}
 	codes := map[int64]string{}
-	cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (orchestration.SourcingCandidate, error) {
-		var c orchestration.SourcingCandidate
+	cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sourcing.Candidate, error) {
+		var c sourcing.Candidate
 		var ship, pickup, sameDay bool
 		var handlingHours int
 		var tz string
@@ -468,9 +469,9 @@ func (s *Service) sourcingCandidates(ctx context.Context, skus []string) ([]orch
 			}
 		}
 		slices.Sort(c.Capabilities)
-		c.Stock = make(map[string]orchestration.StockLevel, len(stock))
+		c.Stock = make(map[string]sourcing.StockLevel, len(stock))
 		for sku, v := range stock {
-			c.Stock[sku] = orchestration.StockLevel{OnHand: v[0], Reserved: v[1], SafetyStock: v[2]}
+			c.Stock[sku] = sourcing.StockLevel{OnHand: v[0], Reserved: v[1], SafetyStock: v[2]}
 		}
 		codes[c.ID] = c.Code
 		return c, err

@@ -17,6 +17,7 @@ import (
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/models"
 	"github.com/omnitriage/omnitriage/orchestration"
+	"github.com/omnitriage/omnitriage/orchestration/sourcing"
 	"github.com/omnitriage/omnitriage/rules"
 )
 
@@ -33,8 +34,8 @@ type caseContext struct {
 	locationKind string
 	sku          string
 	payload      map[string]any
-	plan         *orchestration.Plan // the order's latest sourcing plan
-	notes        []string            // what could not be loaded, for the case page
+	plan         *sourcing.Plan // the order's latest sourcing plan
+	notes        []string       // what could not be loaded, for the case page
 }
 
 // gather loads the context of exc.
@@ -80,7 +81,7 @@ func (s *Service) gather(ctx context.Context, exc orchestration.Exception, extra
 			return nil, err
 		}
 		if len(plans) > 0 {
-			var p orchestration.Plan
+			var p sourcing.Plan
 			if err := json.Unmarshal(plans[len(plans)-1].Plan, &p); err == nil {
 				cc.plan = &p
 			}

@@ -1,4 +1,4 @@
-package orchestration
+package sourcing
 
 import (
 	"cmp"
@@ -12,66 +12,66 @@ import (
 	"github.com/omnitriage/omnitriage/rules"
 )
 
-// srcPlanner holds one PlanSourcing call's inputs.
-type srcPlanner struct {
+// planner holds one NewPlan call's inputs.
+type planner struct {
 	pol   *rules.Policy
-	req   PlanRequest
-	cands []SourcingCandidate // sorted by id
-	skus  []string            // per line, the SKU sourced
+	req   Request
+	cands []Candidate // sorted by id
+	skus  []string    // per line, the SKU sourced
 
 	checks []pendingCheck // scratch space of evaluate
 }
 
-// srcCand is one candidate location as one rule group sees it.
-type srcCand struct {
-	loc       *SourcingCandidate
+// groupCand is one candidate location as one rule group sees it.
+type groupCand struct {
+	loc       *Candidate
 	trace     CandidateTrace
 	km        float64
 	avail     map[string]int // by sourced SKU, after the group's brokering safety stock
 	potential []int          // per line, what the location could take alone
 	units     int
 	fillsAll  bool
-	eta       srcETA
+	eta       arrival
 	late      bool
 	keys      []float64 // per group sort, raw values
 }
 
 // label names the location in explanations: its code, else its id.
-func (c *srcCand) label() string {
+func (c *groupCand) label() string {
 	if c.loc.Code != "" {
 		return c.loc.Code
 	}
 	return fmt.Sprintf("#%d", c.loc.ID)
 }
 
-// srcETA is when a location's shipment is ready and delivered.
-type srcETA struct {
+// arrival is when a location's shipment is ready and delivered.
+type arrival struct {
 	ready, promise time.Time
 	transitDays    int
 }
 
-// srcDraft is a candidate plan: shipments from locations, and what it costs.
-type srcDraft struct {
-	shipments []srcDraftShipment
+// draft is a candidate plan: shipments from locations, and what it costs.
+type draft struct {
+	shipments []draftShipment
 	units     int
 	complete  bool
-	cost      srcCost
+	cost      costs
 }
 
-type srcDraftShipment struct {
-	cand               *srcCand
+type draftShipment struct {
+	cand               *groupCand
 	take               []int // per line
 	units              int
 	shipping, handling float64
 }
 
-type srcCost struct {
+type costs struct {
 	shipping, handling, penalty, total float64
 }
 
-func (pl *srcPlanner) pickup() bool { return pl.req.PickupLocationID != 0 }
+func (pl *planner) pickup() bool { return pl.req.PickupLocationID != 0 }
 
-func (pl *srcPlanner) totalUnits() int {
+func (pl *planner) totalUnits() int {
 	n := 0
 	for _, l := range pl.req.Lines {
 		n += l.Qty
@@ -90,13 +90,13 @@ type pendingCheck struct {
 
 // evaluate applies the group's filters to every candidate. A candidate that
 // passes keeps every check; one that fails keeps the checks it failed.
-func (pl *srcPlanner) evaluate(g rules.SourcingGroup) (passed, failed []*srcCand) {
+func (pl *planner) evaluate(g rules.SourcingGroup) (passed, failed []*groupCand) {
 	brokering := g.BrokeringSafetyStock()
 	for i := range pl.cands {
 		loc := &pl.cands[i]
-		c := &srcCand{loc: loc, trace: CandidateTrace{LocationID: loc.ID, Code: loc.Code}, avail: map[string]int{}}
+		c := &groupCand{loc: loc, trace: CandidateTrace{LocationID: loc.ID, Code: loc.Code}, avail: map[string]int{}}
 		if !pl.pickup() {
-			c.km = srcHaversineKm(*pl.req.ShipTo, loc.Lat, loc.Lon)
+			c.km = DistanceKm(*pl.req.ShipTo, loc.Lat, loc.Lon)
 		}
 		for _, sku := range pl.skus {
 			c.avail[sku] = loc.AvailableFor(sku, brokering)
@@ -119,7 +119,7 @@ func (pl *srcPlanner) evaluate(g rules.SourcingGroup) (passed, failed []*srcCand
 			checks = append(checks, pendingCheck{name: name, pass: pass, format: format, args: args})
 			ok = ok && pass
 		}
-		check("active", loc.Active, "%s", srcIf(loc.Active, "active", "inactive"))
+		check("active", loc.Active, "%s", ifElse(loc.Active, "active", "inactive"))
 		if slices.Contains(pl.req.ExcludeLocationIDs, loc.ID) {
 			check("exclude", false, "excluded by the request")
 		}
@@ -128,7 +128,7 @@ func (pl *srcPlanner) evaluate(g rules.SourcingGroup) (passed, failed []*srcCand
 				check("pickup", false, "pickup order for location %d", pl.req.PickupLocationID)
 			} else {
 				has := slices.Contains(loc.Capabilities, rules.CapabilityPickup)
-				check("pickup", has, "%s", srcIf(has, "pickup location", "pickup location lacks capability pickup"))
+				check("pickup", has, "%s", ifElse(has, "pickup location", "pickup location lacks capability pickup"))
 			}
 		}
 		for _, f := range g.Filters {
@@ -154,7 +154,7 @@ func (pl *srcPlanner) evaluate(g rules.SourcingGroup) (passed, failed []*srcCand
 
 // applyFilter checks one policy filter; where-and-how filters do not apply to pickup
 // orders, whose location the customer chose.
-func (pl *srcPlanner) applyFilter(f rules.Filter, c *srcCand, whole []int, check func(string, bool, string, ...any)) {
+func (pl *planner) applyFilter(f rules.Filter, c *groupCand, whole []int, check func(string, bool, string, ...any)) {
 	loc := c.loc
 	switch f.Kind {
 	case rules.FilterLocationKind, rules.FilterCapability, rules.FilterMaxDistanceKm, rules.FilterMaxTransitDays:
@@ -166,7 +166,7 @@ func (pl *srcPlanner) applyFilter(f rules.Filter, c *srcCand, whole []int, check
 	switch f.Kind {
 	case rules.FilterLocationKind:
 		in := slices.Contains(f.Values, loc.Kind)
-		check(f.Kind, in, "kind %s %s [%s]", loc.Kind, srcIf(in, "in", "not in"), strings.Join(f.Values, ", "))
+		check(f.Kind, in, "kind %s %s [%s]", loc.Kind, ifElse(in, "in", "not in"), strings.Join(f.Values, ", "))
 	case rules.FilterCapability:
 		var missing []string
 		for _, v := range f.Values {
@@ -181,10 +181,10 @@ func (pl *srcPlanner) applyFilter(f rules.Filter, c *srcCand, whole []int, check
 		}
 	case rules.FilterMaxDistanceKm:
 		in := c.km <= f.Limit
-		check(f.Kind, in, "distance %.0f km %s max %.0f km", c.km, srcIf(in, "≤", ">"), f.Limit)
+		check(f.Kind, in, "distance %.0f km %s max %.0f km", c.km, ifElse(in, "≤", ">"), f.Limit)
 	case rules.FilterMaxTransitDays:
 		in := float64(c.eta.transitDays) <= f.Limit
-		check(f.Kind, in, "transit %d days %s max %.0f days", c.eta.transitDays, srcIf(in, "≤", ">"), f.Limit)
+		check(f.Kind, in, "transit %d days %s max %.0f days", c.eta.transitDays, ifElse(in, "≤", ">"), f.Limit)
 	case rules.FilterCapacityLeft:
 		if loc.DailyCapacity <= 0 {
 			check(f.Kind, true, "no daily capacity limit")
@@ -213,14 +213,14 @@ func (pl *srcPlanner) applyFilter(f rules.Filter, c *srcCand, whole []int, check
 	}
 }
 
-func srcIf[T any](cond bool, yes, no T) T {
+func ifElse[T any](cond bool, yes, no T) T {
 	if cond {
 		return yes
 	}
 	return no
 }
 
-func (pl *srcPlanner) quantities() []int {
+func (pl *planner) quantities() []int {
 	q := make([]int, len(pl.req.Lines))
 	for i, l := range pl.req.Lines {
 		q[i] = l.Qty
@@ -230,7 +230,7 @@ func (pl *srcPlanner) quantities() []int {
 
 // fill is what one location can take of each line from avail, lines in order, sharing
 // stock between lines of the same SKU. partial lets a line take less than its quantity.
-func (pl *srcPlanner) fill(avail map[string]int, partial bool) []int {
+func (pl *planner) fill(avail map[string]int, partial bool) []int {
 	rem := maps.Clone(avail)
 	out := make([]int, len(pl.req.Lines))
 	for i, l := range pl.req.Lines {
@@ -249,7 +249,7 @@ func (pl *srcPlanner) fill(avail map[string]int, partial bool) []int {
 // eta estimates a shipment from loc: handling starts now, or at the policy's handling
 // start on the next local day when now is past the location's cut-off; the shipment is
 // ready after the handling hours and arrives after the transit days.
-func (pl *srcPlanner) eta(loc *SourcingCandidate, km float64) srcETA {
+func (pl *planner) eta(loc *Candidate, km float64) arrival {
 	tz := loc.TZ
 	if tz == nil {
 		tz = time.UTC
@@ -267,7 +267,7 @@ func (pl *srcPlanner) eta(loc *SourcingCandidate, km float64) srcETA {
 	if hours <= 0 {
 		hours = pl.pol.Sourcing.Scoring.DefaultHandlingHours
 	}
-	e := srcETA{ready: start.Add(time.Duration(hours * float64(time.Hour)))}
+	e := arrival{ready: start.Add(time.Duration(hours * float64(time.Hour)))}
 	if !pl.pickup() {
 		e.transitDays = pl.pol.Sourcing.Scoring.TransitDays(pl.req.ServiceLevel, km)
 	}
@@ -277,7 +277,7 @@ func (pl *srcPlanner) eta(loc *SourcingCandidate, km float64) srcETA {
 
 // shippingCost prices one shipment of units over km: a base cost plus distance, with a
 // weight term. Pickups ship nothing.
-func (pl *srcPlanner) shippingCost(km float64, units int) float64 {
+func (pl *planner) shippingCost(km float64, units int) float64 {
 	if pl.pickup() {
 		return 0
 	}
@@ -286,7 +286,7 @@ func (pl *srcPlanner) shippingCost(km float64, units int) float64 {
 	return s.ShipmentBaseCost + km*(s.CostPerKm+s.CostPerKgKm*kg)
 }
 
-func (pl *srcPlanner) handlingCost(loc *SourcingCandidate) float64 {
+func (pl *planner) handlingCost(loc *Candidate) float64 {
 	if loc.HandlingCost > 0 {
 		return loc.HandlingCost
 	}
@@ -294,7 +294,7 @@ func (pl *srcPlanner) handlingCost(loc *SourcingCandidate) float64 {
 }
 
 // sortValue is a candidate's raw value for one sort key, for what it could take alone.
-func (pl *srcPlanner) sortValue(by string, c *srcCand) float64 {
+func (pl *planner) sortValue(by string, c *groupCand) float64 {
 	cost := pl.shippingCost(c.km, c.units) + pl.handlingCost(c.loc)
 	switch by {
 	case rules.SortDistance:
@@ -325,7 +325,7 @@ func (pl *srcPlanner) sortValue(by string, c *srcCand) float64 {
 // the candidates (1 is best in the key's direction) and weighted; the score is the sum.
 // Locations that meet PromisedBy come first; ties fall to the sort keys in order, then
 // to the location id.
-func (pl *srcPlanner) rank(g rules.SourcingGroup, cs []*srcCand) {
+func (pl *planner) rank(g rules.SourcingGroup, cs []*groupCand) {
 	const eps = 1e-9
 	for _, c := range cs {
 		c.keys = make([]float64, len(g.Sorts))
@@ -351,12 +351,12 @@ func (pl *srcPlanner) rank(g rules.SourcingGroup, cs []*srcCand) {
 			c.trace.Keys = append(c.trace.Keys, SortKeyValue{By: s.By, Direction: s.Direction, Weight: s.Weight, Value: c.keys[k], Contribution: contrib})
 		}
 	}
-	slices.SortStableFunc(cs, func(a, b *srcCand) int {
+	slices.SortStableFunc(cs, func(a, b *groupCand) int {
 		if a.late != b.late {
-			return srcIf(a.late, 1, -1)
+			return ifElse(a.late, 1, -1)
 		}
 		if d := b.trace.Score - a.trace.Score; math.Abs(d) > eps {
-			return srcIf(d > 0, 1, -1)
+			return ifElse(d > 0, 1, -1)
 		}
 		for k, s := range g.Sorts {
 			d := a.keys[k] - b.keys[k]
@@ -366,7 +366,7 @@ func (pl *srcPlanner) rank(g rules.SourcingGroup, cs []*srcCand) {
 			if s.Direction == rules.Desc {
 				d = -d
 			}
-			return srcIf(d > 0, 1, -1)
+			return ifElse(d > 0, 1, -1)
 		}
 		return cmp.Compare(a.loc.ID, b.loc.ID)
 	})
@@ -376,15 +376,15 @@ func (pl *srcPlanner) rank(g rules.SourcingGroup, cs []*srcCand) {
 }
 
 // singleDraft ships the whole order from c.
-func (pl *srcPlanner) singleDraft(c *srcCand) *srcDraft {
-	return pl.finish(&srcDraft{shipments: []srcDraftShipment{{cand: c, take: pl.quantities()}}})
+func (pl *planner) singleDraft(c *groupCand) *draft {
+	return pl.finish(&draft{shipments: []draftShipment{{cand: c, take: pl.quantities()}}})
 }
 
 // greedyDraft splits down the ranking: each location takes what it can of what is
 // left, whole lines only unless the group lets lines split, up to MaxShipments.
-func (pl *srcPlanner) greedyDraft(g rules.SourcingGroup, ranked []*srcCand) *srcDraft {
+func (pl *planner) greedyDraft(g rules.SourcingGroup, ranked []*groupCand) *draft {
 	rem := pl.quantities()
-	d := &srcDraft{}
+	d := &draft{}
 	for _, c := range ranked {
 		if g.MaxShipments > 0 && len(d.shipments) == g.MaxShipments {
 			break
@@ -406,7 +406,7 @@ func (pl *srcPlanner) greedyDraft(g rules.SourcingGroup, ranked []*srcCand) *src
 			took = took || take[i] > 0
 		}
 		if took {
-			d.shipments = append(d.shipments, srcDraftShipment{cand: c, take: take})
+			d.shipments = append(d.shipments, draftShipment{cand: c, take: take})
 		}
 		if slices.Max(rem) == 0 {
 			break
@@ -417,8 +417,8 @@ func (pl *srcPlanner) greedyDraft(g rules.SourcingGroup, ranked []*srcCand) *src
 
 // partialDraft ships from the one location that can take the most units (rank breaks
 // ties), for a backorder.
-func (pl *srcPlanner) partialDraft(ranked []*srcCand) *srcDraft {
-	var best *srcCand
+func (pl *planner) partialDraft(ranked []*groupCand) *draft {
+	var best *groupCand
 	for _, c := range ranked {
 		if best == nil || c.units > best.units {
 			best = c
@@ -427,13 +427,13 @@ func (pl *srcPlanner) partialDraft(ranked []*srcCand) *srcDraft {
 	if best == nil {
 		return nil
 	}
-	return pl.finish(&srcDraft{shipments: []srcDraftShipment{{cand: best, take: slices.Clone(best.potential)}}})
+	return pl.finish(&draft{shipments: []draftShipment{{cand: best, take: slices.Clone(best.potential)}}})
 }
 
-// finish totals a srcDraft's units and costs.
-func (pl *srcPlanner) finish(d *srcDraft) *srcDraft {
+// finish totals a draft's units and costs.
+func (pl *planner) finish(d *draft) *draft {
 	d.units = 0
-	d.cost = srcCost{}
+	d.cost = costs{}
 	for i := range d.shipments {
 		s := &d.shipments[i]
 		s.units = 0
@@ -454,8 +454,8 @@ func (pl *srcPlanner) finish(d *srcDraft) *srcDraft {
 	return d
 }
 
-// describe renders a srcDraft for the explanation.
-func (pl *srcPlanner) describe(d *srcDraft) string {
+// describe renders a draft for the explanation.
+func (pl *planner) describe(d *draft) string {
 	parts := make([]string, len(d.shipments))
 	for i, s := range d.shipments {
 		parts[i] = fmt.Sprintf("%s (%d units)", s.cand.label(), s.units)
@@ -476,9 +476,9 @@ func (pl *srcPlanner) describe(d *srcDraft) string {
 
 // traces lists the group's candidates, passed best first then filtered by id, marking
 // the chosen ones.
-func (pl *srcPlanner) traces(passed, failed []*srcCand, chosen *srcDraft, why string) []CandidateTrace {
+func (pl *planner) traces(passed, failed []*groupCand, chosen *draft, why string) []CandidateTrace {
 	out := make([]CandidateTrace, 0, len(passed)+len(failed))
-	picked := map[*srcCand]string{}
+	picked := map[*groupCand]string{}
 	if chosen != nil {
 		for i, s := range chosen.shipments {
 			picked[s.cand] = why
@@ -510,8 +510,9 @@ func (pl *srcPlanner) traces(passed, failed []*srcCand, chosen *srcDraft, why st
 	return out
 }
 
-// srcHaversineKm is the great-circle distance from p to lat/lon in km.
-func srcHaversineKm(p GeoPoint, lat, lon float64) float64 {
+// DistanceKm is the great-circle distance from p to lat/lon in km: the distance the
+// planner filters, ranks and prices by.
+func DistanceKm(p GeoPoint, lat, lon float64) float64 {
 	const earthKm = 6371.0088
 	rad := func(d float64) float64 { return d * math.Pi / 180 }
 	dLat, dLon := rad(lat-p.Lat), rad(lon-p.Lon)

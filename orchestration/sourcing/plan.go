@@ -1,4 +1,4 @@
-package orchestration
+package sourcing
 
 import (
 	"cmp"
@@ -11,18 +11,13 @@ import (
 	"github.com/omnitriage/omnitriage/rules"
 )
 
-// This file is the sourcing planner: a pure function from an order, candidate locations
-// with their stock, and the policy's rule groups to a plan with its explanation. It does
-// no I/O; the store loads candidates, calls PlanSourcing and reserves what the plan
-// assigns, re-checking each assignment against Available in the same transaction.
-
 // GeoPoint is a latitude/longitude in degrees.
 type GeoPoint struct {
 	Lat, Lon float64
 }
 
-// PlanLine is one order line to source.
-type PlanLine struct {
+// Line is one order line to source.
+type Line struct {
 	LineID    string
 	SKU       string
 	Qty       int
@@ -30,8 +25,8 @@ type PlanLine struct {
 	UnitCost  float64
 }
 
-// PlanRequest is what the srcPlanner sources: exactly one of ShipTo and PickupLocationID.
-type PlanRequest struct {
+// Request is what the planner sources: exactly one of ShipTo and PickupLocationID.
+type Request struct {
 	Channel string
 	// ShipTo is the delivery point of a shipped order.
 	ShipTo *GeoPoint
@@ -41,7 +36,7 @@ type PlanRequest struct {
 	// ServiceLevel is rules.ServiceStandard, ServiceExpress or ServiceSameDay; empty
 	// means standard.
 	ServiceLevel string
-	Lines        []PlanLine
+	Lines        []Line
 	// ExcludeLocationIDs are never used (for example the location a reroute leaves).
 	ExcludeLocationIDs []int64
 	// Substitutes forces a SKU to be sourced as another (ordered SKU -> sourced SKU).
@@ -53,7 +48,7 @@ type PlanRequest struct {
 }
 
 // Validate reports what is wrong with the request, naming each bad field.
-func (r PlanRequest) Validate() error {
+func (r Request) Validate() error {
 	var errs []error
 	if r.Channel == "" {
 		errs = append(errs, errors.New("channel: required"))
@@ -104,7 +99,7 @@ type StockLevel struct {
 	SafetyStock int
 }
 
-// Available is the quantity the srcPlanner may assign from st when the rule group holds
+// Available is the quantity the planner may assign from st when the rule group holds
 // back brokeringSafetyStock more units: on hand − reserved − safety stock − brokering
 // safety stock, never below zero. The store uses the same function to re-check a plan
 // against the rows it locks.
@@ -112,9 +107,9 @@ func Available(st StockLevel, brokeringSafetyStock int) int {
 	return max(0, st.OnHand-st.Reserved-st.SafetyStock-brokeringSafetyStock)
 }
 
-// SourcingCandidate is a location the srcPlanner may source from, with its stock of the
+// Candidate is a location the planner may source from, with its stock of the
 // ordered (and substitute) SKUs.
-type SourcingCandidate struct {
+type Candidate struct {
 	ID     int64  // must not be 0
 	Code   string // names the location in explanations
 	Kind   string // rules.LocationStore, LocationWarehouse, LocationDropship, LocationDarkStore
@@ -141,11 +136,11 @@ type SourcingCandidate struct {
 }
 
 // AvailableFor is Available for sku at the location.
-func (c SourcingCandidate) AvailableFor(sku string, brokeringSafetyStock int) int {
+func (c Candidate) AvailableFor(sku string, brokeringSafetyStock int) int {
 	return Available(c.Stock[sku], brokeringSafetyStock)
 }
 
-// Plan is the srcPlanner's answer.
+// Plan is the planner's answer.
 type Plan struct {
 	// RuleGroup is the rule group that produced the plan; "" when every group passed the
 	// order on and the policy's fallback applied.
@@ -210,13 +205,13 @@ func (p Plan) LocationIDs() []int64 {
 	return ids
 }
 
-// Explanation records why the srcPlanner chose what it chose, group by group.
+// Explanation records why the planner chose what it chose, group by group.
 type Explanation struct {
 	Groups  []GroupTrace `json:"groups,omitempty"`
 	Summary string       `json:"summary,omitempty"`
 }
 
-// GroupTrace is one rule group the srcPlanner tried.
+// GroupTrace is one rule group the planner tried.
 type GroupTrace struct {
 	Group      string `json:"group,omitempty"`
 	Unfillable string `json:"unfillable,omitempty"`
@@ -260,39 +255,39 @@ type SortKeyValue struct {
 	Contribution float64 `json:"contribution,omitempty"`
 }
 
-// PlanSourcing sources req from cands under pol. Matching rule groups are tried in
+// NewPlan sources req from cands under pol. Matching rule groups are tried in
 // order: each filters and ranks the candidates, prefers one location that fills the
 // whole order, otherwise (if it may) splits greedily down the ranking, comparing total
 // cost including the split penalty with the best single location; when neither fills the
 // order the group's unfillable action decides. Ties break by location id, so equal
 // inputs always give equal plans.
-func PlanSourcing(pol *rules.Policy, req PlanRequest, cands []SourcingCandidate) (Plan, error) {
+func NewPlan(pol *rules.Policy, req Request, cands []Candidate) (Plan, error) {
 	if pol == nil {
-		return Plan{}, errors.New("PlanSourcing: nil policy")
+		return Plan{}, errors.New("NewPlan: nil policy")
 	}
 	if err := req.Validate(); err != nil {
-		return Plan{}, fmt.Errorf("PlanSourcing: invalid request: %w", err)
+		return Plan{}, fmt.Errorf("NewPlan: invalid request: %w", err)
 	}
 	if req.ServiceLevel == "" {
 		req.ServiceLevel = rules.ServiceStandard
 	}
 	sorted := slices.Clone(cands)
-	slices.SortFunc(sorted, func(a, b SourcingCandidate) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(sorted, func(a, b Candidate) int { return cmp.Compare(a.ID, b.ID) })
 	for i, c := range sorted {
 		switch {
 		case c.ID == 0:
-			return Plan{}, fmt.Errorf("PlanSourcing: candidate location %q without an id", c.Code)
+			return Plan{}, fmt.Errorf("NewPlan: candidate location %q without an id", c.Code)
 		case i > 0 && c.ID == sorted[i-1].ID:
-			return Plan{}, fmt.Errorf("PlanSourcing: duplicate candidate location %d", c.ID)
+			return Plan{}, fmt.Errorf("NewPlan: duplicate candidate location %d", c.ID)
 		}
 		if c.Cutoff != "" {
 			if _, _, err := rules.ParseClock(c.Cutoff); err != nil {
-				return Plan{}, fmt.Errorf("PlanSourcing: location %d cut-off: %w", c.ID, err)
+				return Plan{}, fmt.Errorf("NewPlan: location %d cut-off: %w", c.ID, err)
 			}
 		}
 	}
 
-	pl := &srcPlanner{pol: pol, req: req, cands: sorted, skus: srcSKUs(req)}
+	pl := &planner{pol: pol, req: req, cands: sorted, skus: sourcedSKUs(req)}
 	var ex Explanation
 	for _, g := range pol.Sourcing.GroupsFor(req.Channel, req.ServiceLevel) {
 		res := pl.tryGroup(g)
@@ -313,8 +308,8 @@ func PlanSourcing(pol *rules.Policy, req PlanRequest, cands []SourcingCandidate)
 	return plan, nil
 }
 
-// srcSKUs is the SKU each line is sourced as, after forced substitutes.
-func srcSKUs(req PlanRequest) []string {
+// sourcedSKUs is the SKU each line is sourced as, after forced substitutes.
+func sourcedSKUs(req Request) []string {
 	out := make([]string, len(req.Lines))
 	for i, l := range req.Lines {
 		out[i] = l.SKU
@@ -325,24 +320,24 @@ func srcSKUs(req PlanRequest) []string {
 	return out
 }
 
-// srcCostEpsilon absorbs float rounding when comparing plan costs, so that an exact tie
+// costEpsilon absorbs float rounding when comparing plan costs, so that an exact tie
 // keeps the single shipment.
-const srcCostEpsilon = 1e-6
+const costEpsilon = 1e-6
 
-// srcGroupResult is what trying one rule group gives: a plan, or nil to go on.
-type srcGroupResult struct {
+// groupResult is what trying one rule group gives: a plan, or nil to go on.
+type groupResult struct {
 	plan    *Plan
 	trace   GroupTrace
 	summary string
 }
 
 // tryGroup runs one rule group: filter, rank, plan, and apply the unfillable action.
-func (pl *srcPlanner) tryGroup(g rules.SourcingGroup) srcGroupResult {
+func (pl *planner) tryGroup(g rules.SourcingGroup) groupResult {
 	tr := GroupTrace{Group: g.Name, Unfillable: g.Unfillable}
 	passed, failed := pl.evaluate(g)
 	pl.rank(g, passed)
 
-	var single, greedy *srcDraft
+	var single, greedy *draft
 	for _, c := range passed {
 		if c.fillsAll {
 			single = pl.singleDraft(c)
@@ -357,24 +352,24 @@ func (pl *srcPlanner) tryGroup(g rules.SourcingGroup) srcGroupResult {
 	}
 
 	// ship uses d; stop leaves every line unfilled with action.
-	ship := func(d *srcDraft, why string) srcGroupResult {
+	ship := func(d *draft, why string) groupResult {
 		tr.Outcome = "chosen: " + pl.describe(d) + " — " + why
 		tr.Candidates = pl.traces(passed, failed, d, why)
 		plan := pl.buildPlan(g, d, why)
-		return srcGroupResult{plan: &plan, trace: tr, summary: "group " + g.Name + ": " + tr.Outcome}
+		return groupResult{plan: &plan, trace: tr, summary: "group " + g.Name + ": " + tr.Outcome}
 	}
-	stop := func(action, reason string) srcGroupResult {
+	stop := func(action, reason string) groupResult {
 		tr.Outcome = reason
 		tr.Candidates = pl.traces(passed, failed, nil, "")
 		plan := pl.unfilledPlan(g, action, reason)
-		return srcGroupResult{plan: &plan, trace: tr, summary: "group " + g.Name + ": " + reason}
+		return groupResult{plan: &plan, trace: tr, summary: "group " + g.Name + ": " + reason}
 	}
 
 	splitDone := greedy != nil && greedy.complete
 	switch {
 	case bestFillsAll:
 		return ship(single, "the best-ranked location fills the whole order")
-	case single != nil && splitDone && greedy.cost.total < single.cost.total-srcCostEpsilon:
+	case single != nil && splitDone && greedy.cost.total < single.cost.total-costEpsilon:
 		return ship(greedy, fmt.Sprintf("split costs %.2f (penalty %.2f included), less than %.2f from %s alone",
 			greedy.cost.total, greedy.cost.penalty, single.cost.total, single.shipments[0].cand.label()))
 	case single != nil && splitDone:
@@ -406,11 +401,11 @@ func (pl *srcPlanner) tryGroup(g rules.SourcingGroup) srcGroupResult {
 	}
 	tr.Outcome = short + "; trying the next group"
 	tr.Candidates = pl.traces(passed, failed, nil, "")
-	return srcGroupResult{trace: tr}
+	return groupResult{trace: tr}
 }
 
 // unfilledPlan leaves every line unfilled with action.
-func (pl *srcPlanner) unfilledPlan(g rules.SourcingGroup, action, reason string) Plan {
+func (pl *planner) unfilledPlan(g rules.SourcingGroup, action, reason string) Plan {
 	p := Plan{RuleGroup: g.Name, PolicyVersion: pl.pol.Version, BrokeringSafetyStock: g.BrokeringSafetyStock()}
 	for i, l := range pl.req.Lines {
 		p.Unfilled = append(p.Unfilled, UnfilledLine{LineID: l.LineID, SKU: pl.skus[i], Qty: l.Qty, Action: action, Reason: reason})
@@ -418,8 +413,8 @@ func (pl *srcPlanner) unfilledPlan(g rules.SourcingGroup, action, reason string)
 	return p
 }
 
-// buildPlan turns the chosen srcDraft into a Plan; what it does not cover is backordered.
-func (pl *srcPlanner) buildPlan(g rules.SourcingGroup, d *srcDraft, why string) Plan {
+// buildPlan turns the chosen draft into a Plan; what it does not cover is backordered.
+func (pl *planner) buildPlan(g rules.SourcingGroup, d *draft, why string) Plan {
 	p := Plan{RuleGroup: g.Name, PolicyVersion: pl.pol.Version, BrokeringSafetyStock: g.BrokeringSafetyStock()}
 	filled := make([]int, len(pl.req.Lines))
 	for _, s := range d.shipments {
