@@ -112,11 +112,9 @@ func TestREADMETour(t *testing.T) {
 	}
 	call("GET", "/v1/stock?location=nyc-wh-01", orch, "", 200, nil)
 	call("POST", "/v1/orders", orch, readmeOrder, 201, &created)
-	var status string
 	waitFor("delivered order", 90*time.Second, func() bool {
 		var o struct{ Status string }
 		call("GET", "/v1/orders/"+created.ID, support, "", 200, &o)
-		status = o.Status
 		if o.Status == orchestration.StatusOnHold || o.Status == orchestration.StatusCancelled {
 			t.Fatalf("order went %s", o.Status)
 		}
@@ -137,5 +135,4 @@ func TestREADMETour(t *testing.T) {
 		call("GET", "/v1/returns/"+ret.ID, support, "", 200, &ret)
 		return ret.Status == orchestration.ReturnRefunded
 	})
-	_ = status
 }
