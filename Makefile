@@ -32,14 +32,16 @@ db-reset: ## stop the local PostgreSQL and delete its data
 db-status: ## say where the local PostgreSQL lives and whether it runs
 	@$(DEVDB) status
 
-run: build ## start the database, migrate, seed the demo on first run, and serve on :8080
+run: build ## start the database, migrate, seed the demo on first run, and serve on :8080 at the demo time scale
 	@url="$$($(DEVDB) ensure)" && export DATABASE_URL="$$url" && \
+	export DEMO_TIME_SCALE="$${DEMO_TIME_SCALE:-2880}" && \
 	mkdir -p .data && \
 	./$(BIN) seed --keys-file .data/demo-keys.env --logins-file .data/demo-logins.txt >/dev/null && \
 	echo && echo "omnitriage: DATABASE_URL=$$url" && \
 	echo "omnitriage: open http://localhost:$${LISTEN_ADDR##*:}/readyz (API under /v1; see README)" && \
 	if [ -f .data/demo-keys.env ]; then echo "omnitriage: demo API keys (from .data/demo-keys.env):"; sed 's/^/    /' .data/demo-keys.env; fi && \
 	if [ -f .data/demo-logins.txt ]; then echo "omnitriage: demo logins for http://localhost:$${LISTEN_ADDR##*:}/login (from .data/demo-logins.txt):"; sed 's/^/    /' .data/demo-logins.txt; fi && \
+	echo "omnitriage: demo time scale $$DEMO_TIME_SCALE (2880: a simulated day passes in 30 s; DEMO_TIME_SCALE=1 for real time)" && \
 	echo && \
 	if [ "$(SIMULATE)" != 0 ] && [ -f .data/demo-keys.env ]; then \
 		( . ./.data/demo-keys.env && exec ./$(BIN) simulate --url "http://127.0.0.1:$${LISTEN_ADDR##*:}" --key "$$OMNITRIAGE_ORCHESTRATOR_KEY" \

@@ -24,42 +24,57 @@ var JobTimeouts = map[string]time.Duration{
 }
 
 // Timeout bounds one run of the job.
-func (*checksWorker) Timeout(*river.Job[ChecksArgs]) time.Duration {
-	return JobTimeouts[ChecksArgs{}.Kind()]
+func (w *checksWorker) Timeout(*river.Job[ChecksArgs]) time.Duration {
+	return w.s.jobTimeout(ChecksArgs{}.Kind())
 }
 
 // Timeout bounds one run of the job.
-func (*releaseWorker) Timeout(*river.Job[ReleaseArgs]) time.Duration {
-	return JobTimeouts[ReleaseArgs{}.Kind()]
+func (w *releaseWorker) Timeout(*river.Job[ReleaseArgs]) time.Duration {
+	return w.s.jobTimeout(ReleaseArgs{}.Kind())
 }
 
 // Timeout bounds one run of the job.
-func (*shipWorker) Timeout(*river.Job[ShipArgs]) time.Duration { return JobTimeouts[ShipArgs{}.Kind()] }
-
-// Timeout bounds one run of the job.
-func (*trackWorker) Timeout(*river.Job[TrackArgs]) time.Duration {
-	return JobTimeouts[TrackArgs{}.Kind()]
+func (w *shipWorker) Timeout(*river.Job[ShipArgs]) time.Duration {
+	return w.s.jobTimeout(ShipArgs{}.Kind())
 }
 
 // Timeout bounds one run of the job.
-func (*postWorker) Timeout(*river.Job[PostArgs]) time.Duration { return JobTimeouts[PostArgs{}.Kind()] }
-
-// Timeout bounds one run of the job.
-func (*notifyWorker) Timeout(*river.Job[NotifyArgs]) time.Duration {
-	return JobTimeouts[NotifyArgs{}.Kind()]
+func (w *trackWorker) Timeout(*river.Job[TrackArgs]) time.Duration {
+	return w.s.jobTimeout(TrackArgs{}.Kind())
 }
 
 // Timeout bounds one run of the job.
-func (*voidWorker) Timeout(*river.Job[VoidArgs]) time.Duration { return JobTimeouts[VoidArgs{}.Kind()] }
-
-// Timeout bounds one run of the job.
-func (*refundWorker) Timeout(*river.Job[RefundArgs]) time.Duration {
-	return JobTimeouts[RefundArgs{}.Kind()]
+func (w *postWorker) Timeout(*river.Job[PostArgs]) time.Duration {
+	return w.s.jobTimeout(PostArgs{}.Kind())
 }
 
 // Timeout bounds one run of the job.
-func (*sweepWorker) Timeout(*river.Job[SweepArgs]) time.Duration {
-	return JobTimeouts[SweepArgs{}.Kind()]
+func (w *notifyWorker) Timeout(*river.Job[NotifyArgs]) time.Duration {
+	return w.s.jobTimeout(NotifyArgs{}.Kind())
+}
+
+// Timeout bounds one run of the job.
+func (w *voidWorker) Timeout(*river.Job[VoidArgs]) time.Duration {
+	return w.s.jobTimeout(VoidArgs{}.Kind())
+}
+
+// Timeout bounds one run of the job.
+func (w *refundWorker) Timeout(*river.Job[RefundArgs]) time.Duration {
+	return w.s.jobTimeout(RefundArgs{}.Kind())
+}
+
+// Timeout bounds one run of the job.
+func (w *sweepWorker) Timeout(*river.Job[SweepArgs]) time.Duration {
+	return w.s.jobTimeout(SweepArgs{}.Kind())
+}
+
+// jobTimeout is the timeout of a job kind, at most Config.MaxJobTimeout.
+func (s *Service) jobTimeout(kind string) time.Duration {
+	d := JobTimeouts[kind]
+	if s.maxJobTimeout > 0 && d > s.maxJobTimeout {
+		d = s.maxJobTimeout
+	}
+	return d
 }
 
 // dwell is a real-world wait (the cancel window, picking and packing) in

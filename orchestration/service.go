@@ -36,6 +36,7 @@ type Service struct {
 	cancelWindow  time.Duration
 	pickPack      time.Duration
 	scale         float64
+	maxJobTimeout time.Duration
 
 	mu        sync.RWMutex
 	locations map[int64]Location // active and inactive, by id
@@ -68,6 +69,10 @@ type Config struct {
 	// TimeScale divides TrackEvery, CancelWindow and PickPack, for demos
 	// (the simulator's own times are scaled by its speed); 0 or 1 is real time.
 	TimeScale float64
+	// MaxJobTimeout caps each job kind's timeout (JobTimeouts); 0 keeps
+	// them. River rescues a job only after its timeout, so tests that kill
+	// workers set it short.
+	MaxJobTimeout time.Duration
 }
 
 // NewService returns the orchestration core over pool.
@@ -85,7 +90,8 @@ func NewService(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 		cfg.TimeScale = 1
 	}
 	return &Service{pool: pool, log: cfg.Log, now: cfg.Now, policy: cfg.Policy, hook: cfg.OnException, sys: cfg.Systems,
-		trackInterval: cfg.TrackEvery, cancelWindow: cfg.CancelWindow, pickPack: cfg.PickPack, scale: cfg.TimeScale}, nil
+		trackInterval: cfg.TrackEvery, cancelWindow: cfg.CancelWindow, pickPack: cfg.PickPack, scale: cfg.TimeScale,
+		maxJobTimeout: cfg.MaxJobTimeout}, nil
 }
 
 // Pool returns the service's database pool, for packages that join its tables.

@@ -37,6 +37,8 @@ func testConfig(t *testing.T, dbURL string) config.Config {
 			return "5s"
 		case "WORKERS":
 			return "0"
+		case "CANCEL_WINDOW", "PICK_PACK_TIME": // orders move on at once
+			return "1ms"
 		}
 		return ""
 	})

@@ -2,6 +2,7 @@ package adapter_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -94,6 +95,22 @@ func TestSimulatorSpeed(t *testing.T) {
 		}
 		if speed > 1 && transit > 10*time.Minute {
 			t.Errorf("speed %g: transit %v, want minutes", speed, transit)
+		}
+	}
+}
+
+// TestAddressVerdictByAddress: whether a well-formed address is deliverable
+// depends on the address, not on the order it comes with, so the README's
+// example address is accepted for every order.
+func TestAddressVerdictByAddress(t *testing.T) {
+	ctx := context.Background()
+	s := adapter.NewSimulator(adapter.DefaultFaults(), 1, newClock().Now)
+	readme := adapter.Address{Line1: "1 Main St", City: "Brooklyn", PostalCode: "11201", Country: "US"}
+	for i := range 200 {
+		req := adapter.AddressRequest{IdempotencyKey: fmt.Sprintf("address:%d:1", i), OrderID: orderID(i), Address: readme}
+		res, _, err := retry(5, func() (adapter.AddressResult, error) { return s.ValidateAddress(ctx, req) })
+		if err != nil || !res.Valid {
+			t.Fatalf("order %d: README address = %+v, %v; want valid for every order", i, res, err)
 		}
 	}
 }

@@ -269,7 +269,9 @@ func TestSimulatorFaultRates(t *testing.T) {
 			}, map[string]float64{"high": 0.03, "review": 0.1, "gap": 0}},
 		{"address", adapter.SimConfig{Tax: adapter.TaxFaults{InvalidAddressRate: 0.07}}, nil,
 			func(s *adapter.Simulator, _ *clock, i int) []string {
-				r, err := s.ValidateAddress(ctx, addrReq(i, goodAddress()))
+				a := goodAddress() // the verdict is the address's: vary the street
+				a.Line1 = fmt.Sprintf("%d %s", i+1, a.Line1)
+				r, err := s.ValidateAddress(ctx, addrReq(i, a))
 				if err != nil || !r.Valid {
 					return []string{"invalid"}
 				}
