@@ -53,7 +53,7 @@ run: build ## start the database, migrate, seed the demo on first run, and serve
 	./$(BIN) serve
 
 demo: ## make run with livelier simulated traffic; prints the URLs and demo keys
-	@echo "omnitriage demo: the API on http://localhost:$${LISTEN_ADDR##*:}/v1, review queue /review, dashboard /dashboard, metrics /metrics"
+	@echo "omnitriage demo: the API on http://localhost:$${LISTEN_ADDR##*:}/v1, review queue /review (sign in at /login), metrics /metrics"
 	@$(MAKE) --no-print-directory run SIMULATE=1 SIM_RATE=$(DEMO_RATE)
 
 vet: ## go vet
