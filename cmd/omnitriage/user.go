@@ -132,24 +132,24 @@ func emailCommand(env *environment, name, summary string, args []string) (string
 }
 
 func userDisable(ctx context.Context, env *environment, args []string) error {
-	e, err := emailCommand(env, "disable", "Stop a person signing in. Their open sessions stop working at once.", args)
-	if err != nil {
-		return err
-	}
-	people, closeDB, err := openPeople(ctx, env)
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	if err := people.Disable(ctx, e); err != nil {
-		return cliError(err)
-	}
-	fmt.Fprintf(env.stdout, "disabled %s; their sessions are ended\n", e)
-	return nil
+	return onPerson(ctx, env, "disable", "Stop a person signing in. Their open sessions stop working at once.", args,
+		func(people *review.People, e string) (string, error) {
+			return fmt.Sprintf("disabled %s; their sessions are ended", e), people.Disable(ctx, e)
+		})
 }
 
 func userEnable(ctx context.Context, env *environment, args []string) error {
-	e, err := emailCommand(env, "enable", "Let a disabled person sign in again, with their password.", args)
+	return onPerson(ctx, env, "enable", "Let a disabled person sign in again, with their password.", args,
+		func(people *review.People, e string) (string, error) {
+			return fmt.Sprintf("enabled %s", e), people.Enable(ctx, e)
+		})
+}
+
+// onPerson runs a subcommand that takes one person's email and changes
+// them with do, printing do's message when it succeeds.
+func onPerson(ctx context.Context, env *environment, name, help string, args []string,
+	do func(people *review.People, email string) (string, error)) error {
+	e, err := emailCommand(env, name, help, args)
 	if err != nil {
 		return err
 	}
@@ -158,10 +158,11 @@ func userEnable(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer closeDB()
-	if err := people.Enable(ctx, e); err != nil {
+	msg, err := do(people, e)
+	if err != nil {
 		return cliError(err)
 	}
-	fmt.Fprintf(env.stdout, "enabled %s\n", e)
+	fmt.Fprintln(env.stdout, msg)
 	return nil
 }
 
