@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/internal/web"
 )
 
 // Role is what a person may do on the review pages.
@@ -64,6 +65,11 @@ func (u User) Actor() string { return string(u.Role) + ":" + u.Email }
 // NormalizeEmail trims and lower-cases an address and checks it is one
 // address, without a display name.
 func NormalizeEmail(s string) (string, error) {
+	// Invalid UTF-8 and control characters are refused by the same check
+	// every API field goes through, not folded into the stored address.
+	if err := web.CheckText("email", s, false); err != nil {
+		return "", err
+	}
 	e := strings.ToLower(strings.TrimSpace(s))
 	if e == "" {
 		return "", fmt.Errorf("the email is empty: %w", derrors.Invalid)
