@@ -160,7 +160,16 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // h adapts a handlerFunc, rendering its error as an HTML error page.
 func (s *Server) h(fn handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
+		// Bad text in a path, a query or a form is a 422 naming the field,
+		// before any handler reads it (the API's rules: web.CheckText).
+		err := web.CheckParams(r)
+		if err == nil {
+			err = web.CheckForm(r)
+		}
+		if err == nil {
+			err = fn(w, r)
+		}
+		if err != nil {
 			s.renderError(w, r, err)
 		}
 	}

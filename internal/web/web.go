@@ -273,3 +273,35 @@ func IdempotencyKey(r *http.Request) (string, error) {
 	}
 	return key, nil
 }
+
+// CheckForm checks a form post's fields by the text rules (CheckText):
+// every name and value must be valid UTF-8 without control characters; the
+// values of FreeTextFields may carry tab and line breaks. It parses the form
+// (r.ParseForm) and is a no-op for requests without a form body. Pages call
+// it before reading the form, so bad text is a 422 naming the field and
+// never reaches the database.
+func CheckForm(r *http.Request) error {
+	if r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch {
+		return nil
+	}
+	if err := r.ParseForm(); err != nil {
+		return invalidField("(form)", "is not a valid form: percent-encode each name and value")
+	}
+	names := make([]string, 0, len(r.PostForm))
+	for name := range r.PostForm {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if p := textProblem(name, false); p != "" {
+			return invalidField("(form)", "a field name %s", p)
+		}
+		free := slices.Contains(FreeTextFields, name)
+		for _, val := range r.PostForm[name] {
+			if err := CheckText(name, val, free); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
