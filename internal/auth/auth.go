@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/internal/web"
 )
 
 // Role is what a caller may do.
@@ -114,6 +115,10 @@ func (s *Store) Create(ctx context.Context, name string, role Role) (_ Key, secr
 	defer derrors.Wrap(&err, "auth.Create(%q, %q)", name, role)
 	if strings.TrimSpace(name) == "" {
 		return Key{}, "", fmt.Errorf("name is empty: %w", derrors.Invalid)
+	}
+	// A key's name is shown in lists and logs: the API's text rules apply.
+	if err := web.CheckText("name", name, false); err != nil {
+		return Key{}, "", err
 	}
 	if _, err := ParseRole(string(role)); err != nil {
 		return Key{}, "", err

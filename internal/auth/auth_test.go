@@ -85,3 +85,24 @@ func TestAuthenticateOneLookupAtATime(t *testing.T) {
 		t.Errorf("Authenticate(wrong secret) = %v, want Unauthorized", err)
 	}
 }
+
+// TestCreateRefusesBadNames checks a key's name follows the API's text
+// rules: invalid UTF-8 and control characters are refused as invalid, and
+// nothing is stored.
+func TestCreateRefusesBadNames(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	ctx := context.Background()
+	store := auth.NewStore(pool, time.Minute, time.Now)
+	for _, name := range []string{"bad\x00name", "bad\x01name", "bad\xffname", "bad\u202ename", " "} {
+		if _, _, err := store.Create(ctx, name, auth.Admin); !errors.Is(err, derrors.Invalid) {
+			t.Errorf("Create(%q) = %v, want an invalid-input error", name, err)
+		}
+	}
+	keys, err := store.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("%d keys stored, want 0: %+v", len(keys), keys)
+	}
+}
