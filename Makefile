@@ -38,7 +38,7 @@ run: build ## start the database, migrate, seed the demo on first run, and serve
 	mkdir -p .data && \
 	./$(BIN) seed --keys-file .data/demo-keys.env --logins-file .data/demo-logins.txt >/dev/null && \
 	echo && echo "omnitriage: DATABASE_URL=$$url" && \
-	echo "omnitriage: open http://localhost:$${LISTEN_ADDR##*:}/readyz (API under /v1; see README)" && \
+	echo "omnitriage: open http://localhost:$${LISTEN_ADDR##*:}/login to work the review queue (demo logins below); the API is under /v1 (see README), /readyz says when it is up" && \
 	if [ -f .data/demo-keys.env ]; then echo "omnitriage: demo API keys (from .data/demo-keys.env):"; sed 's/^/    /' .data/demo-keys.env; fi && \
 	if [ -f .data/demo-logins.txt ]; then echo "omnitriage: demo logins for http://localhost:$${LISTEN_ADDR##*:}/login (from .data/demo-logins.txt):"; sed 's/^/    /' .data/demo-logins.txt; fi && \
 	echo "omnitriage: demo time scale $$DEMO_TIME_SCALE (2880: a simulated day passes in 30 s; DEMO_TIME_SCALE=1 for real time)" && \
