@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -81,7 +80,7 @@ func checkContext(extra *RecommendContext) (RecommendContext, error) {
 func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exception, extra RecommendContext,
 	idem *Idempotency, hash []byte, out *outcome) (orchestration.Exception, Case, bool, error) {
 	b := &pgx.Batch{}
-	queueException(b, e)
+	s.core.QueueReport(b, e)
 	if idem != nil {
 		// Of two calls with one key, the second waits here for the first to
 		// commit, then inserts nothing.
@@ -90,7 +89,7 @@ func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exceptio
 	}
 	b.Queue(`INSERT INTO cases (exception_id, kind, severity, order_id, context) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (exception_id) DO NOTHING`, e.ID, e.Kind, e.Severity, e.OrderID, extra)
-	b.Queue(`SELECT `+exceptionCols+` FROM exceptions WHERE id = $1`, e.ID)
+	b.Queue(`SELECT `+exceptionCols+` FROM core_exceptions WHERE id = $1`, e.ID)
 	b.Queue(`SELECT id FROM cases WHERE exception_id = $1`, e.ID)
 	fail := func(err error) (orchestration.Exception, Case, bool, error) {
 		return orchestration.Exception{}, Case{}, false, err
@@ -99,7 +98,7 @@ func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exceptio
 	tag, err := br.Exec()
 	if err != nil {
 		br.Close()
-		return fail(exceptionInsertError(err, e))
+		return fail(orchestration.ReportError(err, e))
 	}
 	created := tag.RowsAffected() == 1
 	if idem != nil {
@@ -179,47 +178,39 @@ func (s *Service) insertTriaged(ctx context.Context, tx pgx.Tx, e orchestration.
 		return Recommendation{}, nil, false, err
 	}
 	now := s.now()
-	excStatus := exceptionStatusOf(t.status)
-	var resolvedAt *time.Time
-	if excStatus == "resolved" || excStatus == "dismissed" {
-		resolvedAt = &now
+	// The exception is orchestration's to write; the case, its audit
+	// record and the key follow in one statement.
+	created, err = s.core.RecordReportTx(ctx, tx, e, exceptionStatusOf(t.status), now)
+	if err != nil || !created {
+		return Recommendation{}, nil, false, err
 	}
 	var scope, key *string
 	if idem != nil {
 		scope, key = &idem.Scope, &idem.Key
 	}
-	var nExc, nKey int
+	var nKey int
 	err = tx.QueryRow(ctx, `
-		WITH e AS (
-			INSERT INTO exceptions (id, kind, severity, source, order_id, line_ids, sku, location, carrier, endpoint,
-				code, message, payload, occurred_at, status, resolved_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-			ON CONFLICT (id) DO NOTHING RETURNING id),
-		c AS (
+		WITH c AS (
 			INSERT INTO cases (id, exception_id, kind, severity, order_id, context, status, cause, confidence, raw_score,
 				risks, action, params, expected_effect, alternatives, reason, inputs, neighbours, embedding_model,
 				classifier_version, risk_versions, policy_version, triaged_at, vector_pending)
-			SELECT $17, e.id, $2, $3, $5, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31,
-				$32, $33, $34, $35, $36 FROM e RETURNING id),
+			VALUES ($4, $1, $2, $3, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+				$20, $21, $22, $23, $24) RETURNING id),
 		d AS (
 			INSERT INTO case_decisions (case_id, actor, decision, action, params, cause, reason, policy_version, created_at)
-			SELECT c.id, 'triage', $19, $24, $25, $20, $28, $34, $35 FROM c),
+			SELECT c.id, 'triage', $7, $12, $13, $8, $16, $22, $23 FROM c),
 		k AS (
 			INSERT INTO recommendation_keys (scope, key, request_hash, exception_id, status, response)
-			SELECT $37, $38, $39, e.id, 200, $40 FROM e WHERE $37::text IS NOT NULL
+			SELECT $25, $26, $27, $1, 200, $28 WHERE $25::text IS NOT NULL
 			ON CONFLICT DO NOTHING RETURNING 1)
-		SELECT (SELECT count(*) FROM e)::int, (SELECT count(*) FROM k)::int`,
-		e.ID, e.Kind, e.Severity, e.Source, e.OrderID, e.LineIDs, e.SKU, e.Location, e.Carrier, e.Endpoint,
-		e.Code, e.Message, []byte(e.Payload), e.OccurredAt, excStatus, resolvedAt,
-		caseID, extra, t.status, t.cause, t.conf, t.raw,
+		SELECT (SELECT count(*) FROM k)::int`,
+		e.ID, e.Kind, e.Severity, caseID, e.OrderID, extra, t.status, t.cause, t.conf, t.raw,
 		out.risks, t.action, t.params, t.effect, t.alts, t.reason, t.inputs, t.neigh, s.emb.Model(),
 		out.cls.Version, out.riskVersions(), out.policy.Version, now, out.vec != nil,
-		scope, key, hash, body).Scan(&nExc, &nKey)
+		scope, key, hash, body).Scan(&nKey)
 	switch {
 	case err != nil:
-		return Recommendation{}, nil, false, exceptionInsertError(err, e)
-	case nExc == 0:
-		return Recommendation{}, nil, false, nil
+		return Recommendation{}, nil, false, err
 	case idem != nil && nKey == 0:
 		return Recommendation{}, nil, false, errLostRace
 	}
