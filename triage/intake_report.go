@@ -16,8 +16,12 @@ import (
 type ReportResult struct {
 	Exception orchestration.Exception `json:"exception"`
 	Case      Case                    `json:"case"`
-	// Created is false when an exception with the same id was reported before.
+	// Created is false when an exception with the same id was reported
+	// before, or when this report was a repeat of an open case's problem.
 	Created bool `json:"-"`
+	// Occurrences counts the reports of the case's problem when this one
+	// was a repeat answered with the open case of the first (see dedupeKey).
+	Occurrences int `json:"occurrences,omitempty"`
 }
 
 // Report stores an exception an outside system reports and triages it: the
@@ -25,7 +29,10 @@ type ReportResult struct {
 // report with an id already stored returns what exists (Created false), or
 // a conflict when it differs. When triage fails (the embedding server is
 // down, say) the exception and its open case are stored all the same and
-// TriageOpen retries them.
+// TriageOpen retries them. A repeated report of a problem whose case is
+// still open (see dedupeKey and Config.DedupeWindow) opens no new case and
+// stores no exception: it is counted on that case and answered with it,
+// as POST /v1/recommendations does.
 func (s *Service) Report(ctx context.Context, actor string, e orchestration.Exception, extra *RecommendContext) (_ ReportResult, err error) {
 	defer derrors.Wrap(&err, "Report(%s)", e.Kind)
 	ctxData, err := checkContext(extra)
@@ -35,15 +42,49 @@ func (s *Service) Report(ctx context.Context, actor string, e orchestration.Exce
 	if err := s.prepareException(&e, actor); err != nil {
 		return ReportResult{}, err
 	}
-	out, evalErr := s.evaluate(ctx, e, ctxData)
+	key := dedupeKey(e)
 	var res ReportResult
+	dup := false
+	// repeat answers with the open case of e's problem, if there is one,
+	// under the problem's lock.
+	repeat := func(ctx context.Context, tx pgx.Tx) error {
+		if err := lockDedupe(ctx, tx, key); err != nil {
+			return err
+		}
+		id, ok, err := s.openDuplicate(ctx, tx, key)
+		if err != nil || !ok {
+			return err
+		}
+		dup = true
+		res, err = s.reportRepeat(ctx, tx, id, e, actor)
+		return err
+	}
+	if _, ok, err := s.openDuplicate(ctx, s.pool, key); err != nil {
+		return ReportResult{}, err
+	} else if ok {
+		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return repeat(ctx, tx) }); err != nil || dup {
+			return res, err
+		}
+	}
+	out, evalErr := s.evaluate(ctx, e, ctxData)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := repeat(ctx, tx); err != nil || dup {
+			return err
+		}
 		var err error
 		res.Exception, res.Case, res.Created, err = s.admit(ctx, tx, e, ctxData, nil, nil, okOutcome(out, evalErr))
+		if err != nil {
+			return err
+		}
+		// The case carries the problem's key for the next report.
+		_, err = tx.Exec(ctx, `UPDATE cases SET dedupe_key = $1 WHERE id = $2`, key, res.Case.ID)
 		return err
 	})
 	if err != nil {
 		return ReportResult{}, err
+	}
+	if dup {
+		return res, nil
 	}
 	if evalErr != nil && res.Case.Status == StatusOpen {
 		s.log.Warn("triage of a reported exception failed; it stays open and will be retried", "exception", e.ID, "err", evalErr)
@@ -51,6 +92,28 @@ func (s *Service) Report(ctx context.Context, actor string, e orchestration.Exce
 		if res.Case, err = s.GetCase(ctx, res.Case.ID); err != nil {
 			return ReportResult{}, err
 		}
+	}
+	return res, nil
+}
+
+// reportRepeat counts report e on the open case caseID of its problem and
+// answers with the case and the exception that opened it. A retry of that
+// exception under its id with other content is a conflict, as in admit.
+func (s *Service) reportRepeat(ctx context.Context, tx pgx.Tx, caseID uuid.UUID, e orchestration.Exception, actor string) (ReportResult, error) {
+	c, n, err := s.countRepeat(ctx, tx, caseID, e, actor)
+	if err != nil {
+		return ReportResult{}, err
+	}
+	stored, err := loadException(ctx, tx, c.ExceptionID)
+	if err != nil {
+		return ReportResult{}, err
+	}
+	if stored.ID == e.ID && !sameException(stored, e) {
+		return ReportResult{}, fmt.Errorf("exception %s exists with other content; report a new exception under a new id: %w", e.ID, derrors.Conflict)
+	}
+	res := ReportResult{Exception: stored, Case: c}
+	if n > 1 {
+		res.Occurrences = n
 	}
 	return res, nil
 }
@@ -141,10 +204,10 @@ func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exceptio
 	return stored, c, created, err
 }
 
-// insertTriaged writes a new exception (prepared by prepareException) with
-// its case already triaged, the
-// case's audit record and, with a key, the answer's bytes, in one statement
-// where the general path (admit, then commitTx) inserts, locks, updates and
+// insertTriaged writes a new exception (prepared by prepareException,
+// through orchestration's RecordReportTx) and then, in one statement, its
+// case already triaged, the case's audit record and, with a key, the
+// answer's bytes, where the general path (admit, then commitTx) inserts, locks, updates and
 // reads back over five round trips. The answer is built from out as the
 // stored case reads. It takes no outcome whose fix is to be applied: that
 // needs the case locked before the application, which commitTx does. It
