@@ -52,7 +52,7 @@ func applyTwiceAndConcurrently(t *testing.T, svc *Service, cmd Command) []Comman
 func commandCount(t *testing.T, svc *Service, orderID uuid.UUID, kind string) int {
 	t.Helper()
 	var n int
-	if err := svc.Pool().QueryRow(context.Background(), `SELECT count(*) FROM order_events WHERE order_id = $1 AND kind = $2`,
+	if err := svc.pool.QueryRow(context.Background(), `SELECT count(*) FROM order_events WHERE order_id = $1 AND kind = $2`,
 		orderID, "command_"+kind).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestCommandRefusals(t *testing.T) {
 			t.Errorf("Apply(%s %s) = %v, want %v", tt.cmd.ID, tt.cmd.Kind, err, tt.want)
 		}
 	}
-	checkInvariants(t, svc.Pool(), true)
+	checkInvariants(t, svc.pool, true)
 }
 
 func TestRebookOnce(t *testing.T) {

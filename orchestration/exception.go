@@ -123,32 +123,3 @@ func (s *Service) raise(ctx context.Context, tx pgx.Tx, e Exception) (uuid.UUID,
 	}
 	return id, nil
 }
-
-// insertException writes e in tx and returns its id.
-func insertException(ctx context.Context, tx pgx.Tx, e Exception) (uuid.UUID, error) {
-	if e.ID == uuid.Nil {
-		e.ID = uuid.New()
-	}
-	if e.Source == "" {
-		e.Source = "core"
-	}
-	if e.OccurredAt.IsZero() {
-		e.OccurredAt = time.Now()
-	}
-	if len(e.Payload) == 0 {
-		e.Payload = json.RawMessage(`{}`)
-	}
-	if e.LineIDs == nil {
-		e.LineIDs = []uuid.UUID{}
-	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO exceptions (id, kind, severity, source, order_id, line_ids, sku, location, carrier, endpoint,
-			code, message, payload, occurred_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		e.ID, e.Kind, e.Severity, e.Source, e.OrderID, e.LineIDs, e.SKU, e.Location, e.Carrier, e.Endpoint,
-		e.Code, e.Message, e.Payload, e.OccurredAt)
-	if err != nil {
-		return uuid.Nil, derrors.Frame(err, "insertException(%s)", e.Kind)
-	}
-	return e.ID, nil
-}

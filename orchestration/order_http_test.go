@@ -30,7 +30,7 @@ func newTestAPI(t *testing.T, stock map[string][]int) *testAPI {
 	t.Helper()
 	svc, _ := newTestService(t)
 	buildNetwork(t, svc, stock)
-	store := auth.NewStore(svc.Pool(), time.Minute, nil)
+	store := auth.NewStore(svc.pool, time.Minute, nil)
 	keys := map[auth.Role]string{}
 	for _, r := range auth.Roles {
 		_, secret, err := store.Create(context.Background(), "test-"+string(r), r)
@@ -88,7 +88,7 @@ func orderJSON(t *testing.T, ext string, lines ...any) string {
 func countRows(t *testing.T, svc *Service) int {
 	t.Helper()
 	var n int
-	err := svc.Pool().QueryRow(context.Background(), `SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM reservations)
+	err := svc.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM reservations)
 		+ (SELECT count(*) FROM order_lines) + (SELECT coalesce(sum(reserved), 0) FROM stock) + (SELECT count(*) FROM idempotency_keys)`).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestHostileBodies(t *testing.T) {
 	if after := countRows(t, api.svc); after != before {
 		t.Errorf("rows changed by refused requests: %d → %d", before, after)
 	}
-	checkInvariants(t, api.svc.Pool(), true)
+	checkInvariants(t, api.svc.pool, true)
 }
 
 func TestValidationProblemNamesFields(t *testing.T) {

@@ -94,9 +94,6 @@ func NewService(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 		maxJobTimeout: cfg.MaxJobTimeout}, nil
 }
 
-// Pool returns the service's database pool, for packages that join its tables.
-func (s *Service) Pool() *pgxpool.Pool { return s.pool }
-
 // network returns the cached locations and channels, reloading them when
 // older than a few seconds (admin changes made by other processes show up
 // within that time; this process's own changes invalidate at once).

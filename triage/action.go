@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/orchestration"
@@ -358,9 +357,8 @@ func (s *Service) checkSubstitute(ctx context.Context, cc *caseContext, c *Candi
 		c.Feasible, c.Check, c.ExpectedEffect = false, "catalog", "nothing: the lines have more than one SKU"
 		return nil
 	}
-	var subs []string
-	err := s.pool.QueryRow(ctx, `SELECT substitutes FROM skus WHERE code = $1`, cc.sku).Scan(&subs)
-	if err != nil && !isNoRows(err) {
+	subs, err := s.core.Substitutes(ctx, cc.sku)
+	if err != nil {
 		return err
 	}
 	c.Params["sku"] = cc.sku
@@ -417,7 +415,7 @@ func (s *Service) whatIf(ctx context.Context, cc *caseContext, exclude []string,
 	if len(req.Lines) == 0 {
 		return sourcing.Plan{Unfilled: []sourcing.UnfilledLine{{Reason: "no open lines"}}}, nil, nil
 	}
-	cands, codes, err := s.sourcingCandidates(ctx, skus)
+	cands, codes, err := s.core.SourcingCandidates(ctx, skus, s.now())
 	if err != nil {
 		return sourcing.Plan{}, nil, err
 	}
@@ -432,67 +430,6 @@ func (s *Service) whatIf(ctx context.Context, cc *caseContext, exclude []string,
 		return sourcing.Plan{}, nil, fmt.Errorf("what-if sourcing: %w", err)
 	}
 	return plan, codes, nil
-}
-
-// sourcingCandidates loads every active location with its stock of skus,
-// in the shape sourcing.NewPlan takes.
-func (s *Service) sourcingCandidates(ctx context.Context, skus []string) ([]sourcing.Candidate, map[int64]string, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT l.id, l.code, l.kind, l.region, l.lat, l.lon, l.can_ship, l.can_pickup, l.can_same_day,
-			l.daily_capacity, l.handling_cost::float8, l.handling_hours, l.cutoff, l.timezone, l.priority,
-			coalesce(ll.orders, 0),
-			coalesce(jsonb_object_agg(k.code, jsonb_build_array(st.on_hand, st.reserved, st.safety_stock))
-				FILTER (WHERE k.code IS NOT NULL), '{}')
-		FROM locations l
-		LEFT JOIN location_load ll ON ll.location_id = l.id AND ll.day = ($2::timestamptz AT TIME ZONE l.timezone)::date
-		LEFT JOIN stock st ON st.location_id = l.id AND st.sku_id IN (SELECT id FROM skus WHERE code = ANY($1))
-		LEFT JOIN skus k ON k.id = st.sku_id
-		WHERE l.active
-		GROUP BY l.id, ll.orders
-		ORDER BY l.id`, skus, s.now())
-	if err != nil {
-		return nil, nil, fmt.Errorf("sourcing candidates: %w", err)
-	}
-	codes := map[int64]string{}
-	cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sourcing.Candidate, error) {
-		var c sourcing.Candidate
-		var ship, pickup, sameDay bool
-		var handlingHours int
-		var tz string
-		var stock map[string][3]int
-		err := r.Scan(&c.ID, &c.Code, &c.Kind, &c.Region, &c.Lat, &c.Lon, &ship, &pickup, &sameDay, &c.DailyCapacity,
-			&c.HandlingCost, &handlingHours, &c.Cutoff, &tz, &c.Priority, &c.OrdersToday, &stock)
-		c.HandlingHours, c.Active, c.TZ = float64(handlingHours), true, s.zone(tz)
-		for cap, ok := range map[string]bool{rules.CapabilityShip: ship, rules.CapabilityPickup: pickup, rules.CapabilitySameDay: sameDay} {
-			if ok {
-				c.Capabilities = append(c.Capabilities, cap)
-			}
-		}
-		slices.Sort(c.Capabilities)
-		c.Stock = make(map[string]sourcing.StockLevel, len(stock))
-		for sku, v := range stock {
-			c.Stock[sku] = sourcing.StockLevel{OnHand: v[0], Reserved: v[1], SafetyStock: v[2]}
-		}
-		codes[c.ID] = c.Code
-		return c, err
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("sourcing candidates: %w", err)
-	}
-	return cands, codes, nil
-}
-
-// zone loads a time zone once.
-func (s *Service) zone(name string) *time.Location {
-	if v, ok := s.zones.Load(name); ok {
-		return v.(*time.Location)
-	}
-	tz, err := time.LoadLocation(name)
-	if err != nil {
-		tz = time.UTC
-	}
-	s.zones.Store(name, tz)
-	return tz
 }
 
 // commandID is the idempotency key of the command a case applies: one per

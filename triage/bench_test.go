@@ -25,8 +25,8 @@ func BenchmarkRecommend(b *testing.B) {
 	}
 	request := func(i int) RecommendRequest {
 		k := kinds[i%len(kinds)]
-		return RecommendRequest{Exception: orchestration.Exception{Kind: k.kind, Severity: orchestration.SeverityMedium, Code: k.code,
-			Carrier: "ups", Message: fmt.Sprintf(k.format, 100000+i, i%997)}}
+		return RecommendRequest{ExceptionRequest: ExceptionRequest{Exception: orchestration.Exception{Kind: k.kind, Severity: orchestration.SeverityMedium, Code: k.code,
+			Carrier: "ups", Message: fmt.Sprintf(k.format, 100000+i, i%997)}}}
 	}
 	b.Run("new", func(b *testing.B) {
 		i := 0

@@ -237,12 +237,12 @@ func (s *Service) SimilarCases(ctx context.Context, c Case) (_ []SimilarCase, no
 			ORDER BY %[1]s LIMIT $3)
 		SELECT c.id, c.kind, coalesce(c.cause, ''), e.code, e.message, h.distance, c.decision, coalesce(c.decided_action, ''),
 			c.decided_by, c.decided_at, coalesce(c.result->>'message', ''),
-			(SELECT count(*)::int FROM exceptions r WHERE r.order_id = c.order_id AND r.created_at > c.decided_at)
+			(SELECT count(*)::int FROM core_exceptions r WHERE r.order_id = c.order_id AND r.created_at > c.decided_at)
 		FROM hits h CROSS JOIN LATERAL (
 			SELECT c.* FROM exception_embeddings x JOIN cases c ON c.exception_id = x.exception_id
 			WHERE x.model = %[2]s AND x.vector_hash = h.vector_hash AND c.status = 'decided' AND c.id <> $2
 			ORDER BY c.decided_at DESC LIMIT $3) c
-		JOIN exceptions e ON e.id = c.exception_id
+		JOIN core_exceptions e ON e.id = c.exception_id
 		ORDER BY h.distance, c.decided_at DESC, c.id LIMIT $3`, dist, lit)
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN READ ONLY`)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/models"
@@ -88,8 +87,8 @@ func (s *Service) gather(ctx context.Context, exc orchestration.Exception, extra
 		}
 	}
 	if cc.location != "" {
-		err := s.pool.QueryRow(ctx, `SELECT kind FROM locations WHERE code = $1`, cc.location).Scan(&cc.locationKind)
-		if err != nil && !isNoRows(err) {
+		var err error
+		if cc.locationKind, err = s.core.LocationKind(ctx, cc.location); err != nil {
 			return nil, err
 		}
 	}
@@ -284,62 +283,35 @@ func (s *Service) stockoutRisk(ctx context.Context, cc *caseContext) (Risk, erro
 			need = 1
 		}
 	}
-	var (
-		known                    bool
-		atpNet, reservedWeek     int
-		onHand, reserved, safety *int
-		synced                   *time.Time
-		kind                     *string
-		openRes, lostUnits       int
-	)
-	err := s.pool.QueryRow(ctx, `
-		WITH k AS (SELECT id FROM skus WHERE code = $1),
-		loc AS (
-			SELECT st.location_id, st.on_hand, st.reserved, st.safety_stock,
-				coalesce(st.last_synced_at, st.updated_at) AS synced, l.kind
-			FROM stock st JOIN locations l ON l.id = st.location_id
-			WHERE st.sku_id = (SELECT id FROM k) AND l.code = $2)
-		SELECT EXISTS (SELECT 1 FROM k),
-			coalesce((SELECT sum(greatest(st.on_hand - st.reserved - st.safety_stock, 0)) FROM stock st
-				JOIN locations l ON l.id = st.location_id AND l.active WHERE st.sku_id = (SELECT id FROM k)), 0)::int,
-			coalesce((SELECT sum(d_reserved) FROM stock_ledger WHERE sku_id = (SELECT id FROM k) AND kind = 'reserve'
-				AND created_at > $3::timestamptz - interval '7 days'), 0)::int,
-			(SELECT on_hand FROM loc), (SELECT reserved FROM loc), (SELECT safety_stock FROM loc),
-			(SELECT synced FROM loc), (SELECT kind FROM loc),
-			(SELECT count(*) FROM reservations r WHERE r.sku_id = (SELECT id FROM k)
-				AND r.location_id = (SELECT location_id FROM loc) AND r.status = 'active')::int,
-			coalesce((SELECT sum(-d_on_hand) FROM stock_ledger g WHERE g.sku_id = (SELECT id FROM k)
-				AND g.location_id = (SELECT location_id FROM loc) AND g.kind IN ('count', 'delta') AND g.d_on_hand < 0
-				AND g.created_at > $3::timestamptz - interval '14 days'), 0)::int`,
-		cc.sku, cc.location, s.now()).Scan(&known, &atpNet, &reservedWeek, &onHand, &reserved, &safety, &synced, &kind, &openRes, &lostUnits)
+	st, err := s.core.StockSignals(ctx, cc.sku, cc.location, s.now())
 	if err != nil {
-		return Risk{}, fmt.Errorf("stock of %s: %w", cc.sku, err)
+		return Risk{}, err
 	}
 	s.mu.RLock()
 	model := s.risk.stockout
 	s.mu.RUnlock()
-	if !known {
+	if !st.Known {
 		r := scoreRisk(model, map[string]float64{"qty_needed": need}, StockoutHeuristicVersion, 0, nil)
 		r.Method, r.Probability, r.Note = "none", 0, fmt.Sprintf("SKU %s is not in the catalog", cc.sku)
 		return r, nil
 	}
 	f := map[string]float64{
 		"qty_needed":       need,
-		"atp_network":      float64(atpNet),
-		"cover_ratio":      float64(atpNet) / need,
-		"velocity_per_day": float64(reservedWeek) / 7,
+		"atp_network":      float64(st.ATPNetwork),
+		"cover_ratio":      float64(st.ATPNetwork) / need,
+		"velocity_per_day": float64(st.ReservedWeek) / 7,
 	}
 	if v := f["velocity_per_day"]; v > 0 {
-		f["days_of_cover"] = math.Min(float64(atpNet)/v, 60)
+		f["days_of_cover"] = math.Min(float64(st.ATPNetwork)/v, 60)
 	}
-	if onHand != nil {
-		f["atp_location"] = float64(max(0, *onHand-*reserved-*safety))
-		f["safety_stock"] = float64(*safety)
-		f["open_reservations"] = float64(openRes)
-		f["overcommitted"] = b2f(*reserved > *onHand-*safety)
-		f["staleness_hours"] = math.Round(math.Max(0, s.now().Sub(*synced).Hours())*10) / 10
-		f["count_variance"] = float64(lostUnits) / math.Max(1, float64(*onHand))
-		f["location_is_store"] = b2f(*kind == rules.LocationStore)
+	if st.AtLocation {
+		f["atp_location"] = float64(max(0, st.OnHand-st.Reserved-st.SafetyStock))
+		f["safety_stock"] = float64(st.SafetyStock)
+		f["open_reservations"] = float64(st.OpenReservations)
+		f["overcommitted"] = b2f(st.Reserved > st.OnHand-st.SafetyStock)
+		f["staleness_hours"] = math.Round(math.Max(0, s.now().Sub(st.Synced).Hours())*10) / 10
+		f["count_variance"] = float64(st.LostUnits14d) / math.Max(1, float64(st.OnHand))
+		f["location_is_store"] = b2f(st.LocationKind == rules.LocationStore)
 	}
 	bias, terms := stockoutTerms(f)
 	return scoreRisk(model, f, StockoutHeuristicVersion, bias, terms), nil
@@ -403,13 +375,9 @@ func (s *Service) deliveryRisk(ctx context.Context, cc *caseContext) (Risk, erro
 			km = math.Max(km, sh.DistanceKm)
 		}
 		f["distance_km"] = math.Round(km)
-		var ratio *float64
-		err := s.pool.QueryRow(ctx, `
-			SELECT max(ll.orders::float8 / ll.capacity) FROM location_load ll JOIN locations l ON l.id = ll.location_id
-			WHERE ll.location_id = ANY($1) AND ll.capacity > 0 AND ll.day = ($2::timestamptz AT TIME ZONE l.timezone)::date`,
-			origins, s.now()).Scan(&ratio)
+		ratio, err := s.core.BacklogRatio(ctx, origins, s.now())
 		if err != nil {
-			return Risk{}, fmt.Errorf("location load: %w", err)
+			return Risk{}, err
 		}
 		if ratio != nil {
 			f["backlog_ratio"] = math.Round(*ratio*100) / 100
@@ -437,36 +405,20 @@ func (s *Service) carrierFeatures(ctx context.Context, cc *caseContext, origins 
 	}
 	carrier := cc.exc.Carrier
 	if carrier == "" && orderID != nil {
-		err := s.pool.QueryRow(ctx, `SELECT carrier FROM shipments WHERE order_id = $1 AND carrier <> ''
-			ORDER BY created_at DESC LIMIT 1`, *orderID).Scan(&carrier)
-		if err != nil && !isNoRows(err) {
-			return fmt.Errorf("order's carrier: %w", err)
+		var err error
+		if carrier, err = s.core.OrderCarrier(ctx, *orderID); err != nil {
+			return err
 		}
 	}
 	if carrier == "" {
 		return nil
 	}
-	// Two plain statements in one round trip: PostgreSQL plans them in a
-	// fraction of the time one statement of nested subqueries took (0.5 ms
-	// a call, planned afresh each time).
-	var onTime, delivered, laneOnTime, laneDelivered, delays, disruptions int
-	now := s.now()
-	b := &pgx.Batch{}
-	b.Queue(`SELECT count(*) FILTER (WHERE delivered_at <= estimated_delivery)::int, count(*)::int,
-			count(*) FILTER (WHERE delivered_at <= estimated_delivery AND location_id = ANY($3))::int,
-			count(*) FILTER (WHERE location_id = ANY($3))::int
-		FROM shipments WHERE carrier = $1 AND delivered_at IS NOT NULL AND delivered_at > $2::timestamptz - interval '30 days'
-			AND estimated_delivery IS NOT NULL`, carrier, now, origins).
-		QueryRow(func(r pgx.Row) error { return r.Scan(&onTime, &delivered, &laneOnTime, &laneDelivered) })
-	b.Queue(`SELECT count(*) FILTER (WHERE kind = 'carrier_delay')::int,
-			count(*) FILTER (WHERE kind = 'carrier_disruption' AND status IN ('open', 'triaged')
-				AND occurred_at > $2::timestamptz - interval '72 hours')::int
-		FROM exceptions WHERE carrier = $1 AND carrier <> '' AND id <> $3 AND kind IN ('carrier_delay', 'carrier_disruption')
-			AND occurred_at > $2::timestamptz - interval '7 days'`, carrier, now, cc.exc.ID).
-		QueryRow(func(r pgx.Row) error { return r.Scan(&delays, &disruptions) })
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("carrier record: %w", err)
+	r, err := s.core.CarrierRecord(ctx, carrier, origins, cc.exc.ID, s.now())
+	if err != nil {
+		return err
 	}
+	onTime, delivered, laneOnTime, laneDelivered, delays, disruptions := r.OnTime, r.Delivered, r.LaneOnTime, r.LaneDelivered,
+		r.Delays, r.Disruptions
 
 	f["carrier_delays_7d"] = float64(delays)
 	f["active_disruptions"] = float64(disruptions)

@@ -51,7 +51,7 @@ const seedException = `{"kind":"stockout","severity":"high","source":"wms","sku"
 
 func FuzzDecodeException(f *testing.F) {
 	fuzzTriageDecoder(f, []string{seedException, `{"kind":"nope","occurred_at":"0001-01-01T00:00:00Z"}`},
-		func(r reportRequest) error { return r.Exception.Validate() })
+		func(r legacyReport) error { return r.Exception.Validate() })
 }
 
 func FuzzDecodeRecommendation(f *testing.F) {

@@ -81,18 +81,7 @@ func (s *Service) openDuplicate(ctx context.Context, q querier, key []byte) (uui
 // answers with the case; with a key, the answer is stored for replays.
 func (s *Service) answerDuplicate(ctx context.Context, tx pgx.Tx, caseID uuid.UUID, e orchestration.Exception, actor string,
 	idem *Idempotency, hash []byte) (RecommendResult, error) {
-	var n int
-	err := tx.QueryRow(ctx, `
-		WITH r AS (
-			INSERT INTO case_reports (case_id, exception_id, actor, reported_at)
-			SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM cases WHERE id = $1 AND exception_id = $2)
-			ON CONFLICT DO NOTHING RETURNING 1)
-		UPDATE cases SET occurrences = occurrences + (SELECT count(*) FROM r)::int, last_seen_at = $4
-		WHERE id = $1 RETURNING occurrences`, caseID, e.ID, actor, s.now()).Scan(&n)
-	if err != nil {
-		return RecommendResult{}, fmt.Errorf("counting a repeated report: %w", err)
-	}
-	c, err := s.caseWhere(ctx, tx, `c.id = $1`, caseID, false)
+	c, n, err := s.countRepeat(ctx, tx, caseID, e, actor)
 	if err != nil {
 		return RecommendResult{}, err
 	}
@@ -115,6 +104,25 @@ func (s *Service) answerDuplicate(ctx context.Context, tx pgx.Tx, caseID uuid.UU
 		}
 	}
 	return RecommendResult{Recommendation: rec, Response: body}, nil
+}
+
+// countRepeat links report e to the open case caseID and counts it (a
+// retry of the case's own exception is not counted again), answering with
+// the case and the number of reports of its problem.
+func (s *Service) countRepeat(ctx context.Context, tx pgx.Tx, caseID uuid.UUID, e orchestration.Exception, actor string) (Case, int, error) {
+	var n int
+	err := tx.QueryRow(ctx, `
+		WITH r AS (
+			INSERT INTO case_reports (case_id, exception_id, actor, reported_at)
+			SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM cases WHERE id = $1 AND exception_id = $2)
+			ON CONFLICT DO NOTHING RETURNING 1)
+		UPDATE cases SET occurrences = occurrences + (SELECT count(*) FROM r)::int, last_seen_at = $4
+		WHERE id = $1 RETURNING occurrences`, caseID, e.ID, actor, s.now()).Scan(&n)
+	if err != nil {
+		return Case{}, 0, fmt.Errorf("counting a repeated report: %w", err)
+	}
+	c, err := s.caseWhere(ctx, tx, `c.id = $1`, caseID, false)
+	return c, n, err
 }
 
 // dryRun answers what triage would recommend for e, storing nothing and

@@ -28,7 +28,7 @@ func TestRecommendDryRun(t *testing.T) {
 	before := counts()
 	idem := &Idempotency{Scope: "test", Key: "dry-1", Body: []byte(`{}`)}
 	for range 3 {
-		res, err := f.svc.Recommend(ctx, "test", idem, RecommendRequest{Exception: timeoutException(), Mode: ModeDryRun})
+		res, err := f.svc.Recommend(ctx, "test", idem, RecommendRequest{ExceptionRequest: ExceptionRequest{Exception: timeoutException()}, Mode: ModeDryRun})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +75,7 @@ func TestRecommendDedupe(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := f.svc.Recommend(ctx, "test", nil, RecommendRequest{Exception: report(i, "Omaha")})
+			res, err := f.svc.Recommend(ctx, "test", nil, RecommendRequest{ExceptionRequest: ExceptionRequest{Exception: report(i, "Omaha")}})
 			if err != nil {
 				t.Errorf("report %d: %v", i, err)
 				return
@@ -103,7 +103,7 @@ func TestRecommendDedupe(t *testing.T) {
 	if c := f.count(t, `SELECT count(*) FROM case_decisions WHERE case_id = $1`, got[0].CaseID); c != 1 {
 		t.Errorf("%d audit records, want 1 (one triage)", c)
 	}
-	other, err := f.svc.Recommend(ctx, "test", nil, RecommendRequest{Exception: report(99, "Denver")})
+	other, err := f.svc.Recommend(ctx, "test", nil, RecommendRequest{ExceptionRequest: ExceptionRequest{Exception: report(99, "Denver")}})
 	if err != nil || other.Recommendation.CaseID == got[0].CaseID {
 		t.Errorf("another hub's closure answered case %s (%v), want a case of its own", other.Recommendation.CaseID, err)
 	}
@@ -113,7 +113,7 @@ func TestRecommendDedupe(t *testing.T) {
 		e := report(0, "Reno")
 		e.OrderID = nil
 		e.Message = "UPS: Severe weather conditions have delayed delivery. Tracking " + tracking + ", Reno hub closed"
-		res, err := f.svc.Recommend(ctx, "test", nil, RecommendRequest{Exception: e})
+		res, err := f.svc.Recommend(ctx, "test", nil, RecommendRequest{ExceptionRequest: ExceptionRequest{Exception: e}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,17 +45,19 @@ func (h *Handlers) Register(r chi.Router) {
 	r.With(staff).Post("/cases/{id}/decision", e(h.handleDecide))
 }
 
-// reportRequest is an exception in the canonical model, with optional
-// context about its order.
-type reportRequest struct {
-	orchestration.Exception
-	Context *RecommendContext `json:"context,omitempty"`
-}
-
 func (h *Handlers) handleReportException(w http.ResponseWriter, r *http.Request) error {
-	var req reportRequest
-	if err := web.Decode(r, h.maxBody, &req); err != nil {
-		return unembed(err, "Exception.")
+	body, err := web.ReadBody(r, h.maxBody)
+	if err != nil {
+		return err
+	}
+	var req ExceptionRequest
+	flat, err := decodeExceptionRequest(body, &req, true)
+	if err != nil {
+		return err
+	}
+	v := &derrors.ValidationError{}
+	if req.validate(v, flat); v.Err() != nil {
+		return v.Err()
 	}
 	res, err := h.svc.Report(r.Context(), auth.Actor(r.Context()), req.Exception, req.Context)
 	if err != nil {
@@ -138,7 +140,7 @@ func (h *Handlers) handleRecommend(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	var req RecommendRequest
-	if err := web.DecodeBytes(body, &req); err != nil {
+	if _, err := decodeExceptionRequest(body, &req, false); err != nil {
 		return err
 	}
 	idem, err := orchestration.RequestIdempotency(r, body)

@@ -335,7 +335,7 @@ func TestRecommendSameExceptionConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := f.svc.Recommend(ctx, "test", nil, RecommendRequest{Exception: exc})
+			res, err := f.svc.Recommend(ctx, "test", nil, RecommendRequest{ExceptionRequest: ExceptionRequest{Exception: exc}})
 			if err != nil {
 				t.Errorf("call %d: %v", i, err)
 				return
@@ -365,7 +365,7 @@ func TestRecommendAppliedOnce(t *testing.T) {
 	rec := &recordingApplier{}
 	f := newFixture(t, fixtureOptions{applier: rec})
 	ctx := context.Background()
-	req := RecommendRequest{Exception: timeoutException()}
+	req := RecommendRequest{ExceptionRequest: ExceptionRequest{Exception: timeoutException()}}
 	body, _ := json.Marshal(req)
 	idem := &Idempotency{Scope: "test", Key: "once", Body: body}
 	var wg sync.WaitGroup

@@ -324,12 +324,7 @@ func (s *Service) commitTx(ctx context.Context, tx pgx.Tx, caseID uuid.UUID, exc
 		caseID, t.status, t.cause, t.conf, t.raw, out.risks, t.action, t.params, t.effect, t.alts, t.reason, t.inputs, t.neigh,
 		s.emb.Model(), out.cls.Version, out.riskVersions(), out.policy.Version, t.result, now, out.vec != nil)
 	queueDecision(b, caseID, "triage", t.status, t.action, t.params, t.cause, t.reason, "", t.result != nil, t.result, out.policy.Version, now)
-	// "(status = 'open') IS TRUE", not "status = 'open'": the plain form
-	// matches the partial index of open exceptions, which the planner then
-	// prefers to the primary key and scans past every dead entry (2.5 ms a
-	// call in the recommend bench, against 0.1 ms by the key).
-	b.Queue(`UPDATE exceptions SET status = $2, resolved_at = CASE WHEN $2 IN ('resolved', 'dismissed') THEN $3::timestamptz END
-		WHERE id = $1 AND (status = 'open') IS TRUE`, exc.ID, exceptionStatusOf(t.status), now)
+	s.core.QueueExceptionStatus(b, exc.ID, exceptionStatusOf(t.status), now, true)
 	b.Queue(`SELECT `+caseCols+caseFrom+` WHERE c.id = $1`, caseID)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
@@ -392,11 +387,11 @@ func (out *outcome) riskVersions() map[string]string {
 func exceptionStatusOf(status string) string {
 	switch status {
 	case StatusAutoApplied:
-		return "resolved"
+		return orchestration.ExceptionResolved
 	case StatusNoAction:
-		return "dismissed"
+		return orchestration.ExceptionDismissed
 	}
-	return "triaged"
+	return orchestration.ExceptionTriaged
 }
 
 // queueDecision appends to a case's audit trail.

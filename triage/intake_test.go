@@ -107,7 +107,7 @@ func TestConcurrentIntake(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &pgx.Batch{}
-	queueException(b, e)
+	f.svc.core.QueueReport(b, e)
 	if err := f.pool.SendBatch(ctx, b).Close(); err != nil {
 		t.Fatal(err)
 	}

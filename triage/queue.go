@@ -151,9 +151,9 @@ func parseQueueCursor(s string) (queueCursor, error) {
 const queueSQL = `
 WITH q AS (
 	SELECT c.id, c.kind, c.severity, coalesce(c.cause, '') AS cause, coalesce(k.title, '') AS cause_title,
-		coalesce(c.action, '') AS action, c.confidence, e.code, e.message, coalesce(ch.code, '') AS channel,
+		coalesce(c.action, '') AS action, c.confidence, e.code, e.message, coalesce(o.channel, '') AS channel,
 		e.location, e.carrier, c.order_id, coalesce(o.total, 0)::float8 AS total, coalesce(o.currency, '') AS currency,
-		coalesce(o.customer->>'tier', '') AS tier, coalesce(o.customer->>'name', '') AS customer_name,
+		coalesce(o.customer_tier, '') AS tier, coalesce(o.customer_name, '') AS customer_name,
 		coalesce(o.promised_by < $1::timestamptz + interval '1 day', false) AS promise_at_risk,
 		greatest(coalesce((c.risks->'stockout'->>'probability')::float8, 0),
 			coalesce((c.risks->'delivery'->>'probability')::float8, 0)) AS risk,
@@ -163,10 +163,9 @@ WITH q AS (
 		CASE WHEN c.claimed_until > $1 THEN c.claimed_by ELSE '' END AS claimed_by,
 		CASE WHEN c.claimed_until > $1 THEN c.claimed_until END AS claimed_until
 	FROM cases c
-	JOIN exceptions e ON e.id = c.exception_id
+	JOIN core_exceptions e ON e.id = c.exception_id
 	LEFT JOIN causes k ON k.code = c.cause
-	LEFT JOIN orders o ON o.id = c.order_id
-	LEFT JOIN channels ch ON ch.id = o.channel_id
+	LEFT JOIN core_order_summaries o ON o.id = c.order_id
 	WHERE c.status = 'queued_for_review'
 ), s AS (
 	SELECT q.*, q.queued_at + make_interval(mins => q.target_min) AS due_at,

@@ -98,12 +98,10 @@ func sameException(stored, e orchestration.Exception) bool {
 		(stored.OrderID == nil) == (e.OrderID == nil) && (stored.OrderID == nil || *stored.OrderID == *e.OrderID)
 }
 
-// RecommendRequest is the body of POST /v1/recommendations: an exception in
-// the canonical model and, optionally, what omnitriage does not know about
-// its order.
+// RecommendRequest is the body of POST /v1/recommendations: an exception
+// request, as POST /v1/exceptions takes it, and the mode.
 type RecommendRequest struct {
-	Exception orchestration.Exception `json:"exception"`
-	Context   *RecommendContext       `json:"context,omitempty"`
+	ExceptionRequest
 	// Mode is create (the default: the exception and its case are stored,
 	// and the fix may be applied) or dry_run (the answer only: nothing is
 	// stored or applied).
@@ -170,18 +168,7 @@ type RecommendResult struct {
 func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency, req RecommendRequest) (_ RecommendResult, err error) {
 	defer derrors.Wrap(&err, "Recommend(%s)", req.Exception.Kind)
 	v := &derrors.ValidationError{}
-	if err := req.Exception.Validate(); err != nil {
-		var ve *derrors.ValidationError
-		if !errors.As(err, &ve) {
-			return RecommendResult{}, err
-		}
-		for _, f := range ve.Fields {
-			v.Add("exception."+f.Field, "%s", f.Reason)
-		}
-	}
-	if req.Context != nil {
-		req.Context.validate(v, "context.")
-	}
+	req.ExceptionRequest.validate(v, false)
 	if req.Mode != "" && req.Mode != ModeCreate && req.Mode != ModeDryRun {
 		v.Add("mode", "want %s or %s", ModeCreate, ModeDryRun)
 	}

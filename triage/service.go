@@ -138,7 +138,6 @@ type Service struct {
 	risk    riskModels      // trained risk models, when any
 	causes  map[string]Cause
 	vocab   map[string]bool // the library's content words (loadVocabulary)
-	zones   sync.Map        // time zone name → *time.Location
 	kinds   sync.Map        // "model kind" pairs that have examples
 }
 

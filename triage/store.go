@@ -248,35 +248,11 @@ func scanException(r pgx.Row) (orchestration.Exception, error) {
 
 // loadException reads an exception.
 func loadException(ctx context.Context, q querier, id uuid.UUID) (orchestration.Exception, error) {
-	e, err := scanException(q.QueryRow(ctx, `SELECT `+exceptionCols+` FROM exceptions WHERE id = $1`, id))
+	e, err := scanException(q.QueryRow(ctx, `SELECT `+exceptionCols+` FROM core_exceptions WHERE id = $1`, id))
 	if isNoRows(err) {
 		return e, fmt.Errorf("no exception %s: %w", id, derrors.NotFound)
 	}
 	return e, err
-}
-
-// queueException queues the insert of an exception reported from outside
-// (prepared by prepareException), keeping the id the reporter gave; it
-// inserts nothing when the id exists already.
-func queueException(b *pgx.Batch, e orchestration.Exception) {
-	b.Queue(`
-		INSERT INTO exceptions (id, kind, severity, source, order_id, line_ids, sku, location, carrier, endpoint,
-			code, message, payload, occurred_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-		ON CONFLICT (id) DO NOTHING`,
-		e.ID, e.Kind, e.Severity, e.Source, e.OrderID, e.LineIDs, e.SKU, e.Location, e.Carrier, e.Endpoint,
-		e.Code, e.Message, []byte(e.Payload), e.OccurredAt)
-}
-
-// exceptionInsertError explains a failed exception insert.
-func exceptionInsertError(err error, e orchestration.Exception) error {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23503" { // the order does not exist
-		ve := &derrors.ValidationError{}
-		ve.Add("order_id", "no order %s in omnitriage; omit order_id for orders omnitriage does not hold", e.OrderID)
-		return ve
-	}
-	return fmt.Errorf("inserting exception (%s): %w", e.Kind, err)
 }
 
 // ExceptionFilter selects exceptions for ListExceptions.
@@ -303,9 +279,9 @@ func (s *Service) ListExceptions(ctx context.Context, f ExceptionFilter) (_ []Ex
 	rows, err := s.pool.Query(ctx, `
 		SELECT e.id, e.kind, e.severity, e.status, e.source, e.order_id, e.line_ids, e.sku, e.location, e.carrier,
 			e.endpoint, e.code, e.message, e.payload, e.occurred_at, e.created_at, c.id, coalesce(c.status, '')
-		FROM exceptions e LEFT JOIN cases c ON c.exception_id = e.id
+		FROM core_exceptions e LEFT JOIN cases c ON c.exception_id = e.id
 		WHERE ($1 = '' OR e.kind = $1) AND ($2 = '' OR e.status = $2) AND ($3::uuid IS NULL OR e.order_id = $3)
-			AND ($4::uuid IS NULL OR (e.created_at, e.id) < (SELECT created_at, id FROM exceptions WHERE id = $4))
+			AND ($4::uuid IS NULL OR (e.created_at, e.id) < (SELECT created_at, id FROM core_exceptions WHERE id = $4))
 		ORDER BY e.created_at DESC, e.id DESC LIMIT $5`, f.Kind, f.Status, f.OrderID, f.After, limit+1)
 	if err != nil {
 		return nil, nil, err

@@ -366,16 +366,12 @@ func stockoutRows(ctx context.Context, s *Service, o RiskTrainOptions, now time.
 	rows, err := s.pool.Query(ctx, `
 		WITH c AS (
 			SELECT c.id, c.exception_id, coalesce(c.triaged_at, c.created_at) AS at, c.risks->'stockout'->'features' AS f,
-				coalesce(nullif(e.sku, ''), (
-					SELECT min(k.code) FROM order_lines l JOIN skus k ON k.id = l.sku_id
-					WHERE l.order_id = e.order_id AND (cardinality(e.line_ids) = 0 OR l.id = ANY(e.line_ids))
-					HAVING count(DISTINCT l.sku_id) = 1)) AS sku,
-				e.location
-			FROM cases c JOIN exceptions e ON e.id = c.exception_id
+				e.sku, e.location
+			FROM cases c JOIN core_exception_skus e ON e.exception_id = c.exception_id
 			WHERE c.risks->'stockout'->>'method' IN ('model', 'heuristic') AND jsonb_typeof(c.risks->'stockout'->'features') = 'object'
 				AND coalesce(c.triaged_at, c.created_at) <= $1::timestamptz - $2::interval)
 		SELECT c.id, c.at, c.f, EXISTS (
-			SELECT 1 FROM exceptions x
+			SELECT 1 FROM core_exceptions x
 			WHERE x.sku = c.sku AND x.kind = ANY($3) AND x.id <> c.exception_id
 				AND (x.location = c.location OR x.location = '' OR c.location = '')
 				AND x.occurred_at > c.at AND x.occurred_at <= c.at + $2::interval)
@@ -398,12 +394,9 @@ func deliveryRows(ctx context.Context, s *Service, _ RiskTrainOptions, now time.
 		WITH c AS (
 			SELECT c.id, coalesce(c.triaged_at, c.created_at) AS at, c.risks->'delivery'->'features' AS f,
 				coalesce(o.promised_by, (c.context->>'promised_by')::timestamptz, o.promise_date) AS promise,
-				sh.delivered = sh.n AS all_delivered, sh.last_delivered
-			FROM cases c JOIN orders o ON o.id = c.order_id
-			CROSS JOIN LATERAL (
-				SELECT count(*) AS n, count(s.delivered_at) AS delivered, max(s.delivered_at) AS last_delivered
-				FROM shipments s WHERE s.order_id = o.id AND s.status <> 'cancelled') sh
-			WHERE sh.n > 0 AND c.risks->'delivery'->>'method' IN ('model', 'heuristic')
+				o.delivered = o.shipments AS all_delivered, o.last_delivered
+			FROM cases c JOIN core_order_deliveries o ON o.order_id = c.order_id
+			WHERE o.shipments > 0 AND c.risks->'delivery'->>'method' IN ('model', 'heuristic')
 				AND jsonb_typeof(c.risks->'delivery'->'features') = 'object'),
 		known AS (
 			SELECT c.*, c.all_delivered AND c.last_delivered > c.promise OR NOT c.all_delivered AS late,

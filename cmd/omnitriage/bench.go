@@ -22,7 +22,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omnitriage/omnitriage/internal/auth"
@@ -100,7 +99,7 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 		r := measured(ctx, pool, func() result { return load(ctx, c, *duration, httpCapture(base, key, skus, c)) })
 		rows = append(rows, row{"HTTP POST /v1/orders (3 lines)", c, r})
 		fmt.Fprintf(env.stderr, "raw SQL capture, %d clients, %s…\n", c, *duration)
-		r = measured(ctx, pool, func() result { return load(ctx, c, *duration, rawCapture(pool, skus)) })
+		r = measured(ctx, pool, func() result { return load(ctx, c, *duration, rawCapture(a.orch, skus)) })
 		rows = append(rows, row{"raw SQL capture tx (3 lines)", c, r})
 	}
 	hot := skus[0]
@@ -108,7 +107,7 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	rows = append(rows, row{"HTTP hot-SKU reservation (1 line, one SKU)", 8,
 		measured(ctx, pool, func() result { return load(ctx, 8, *duration, httpCapture(base, key, []string{hot}, 8)) })})
 	rows = append(rows, row{"raw SQL hot-SKU reservation", 8,
-		measured(ctx, pool, func() result { return load(ctx, 8, *duration, rawCapture(pool, []string{hot})) })})
+		measured(ctx, pool, func() result { return load(ctx, 8, *duration, rawCapture(a.orch, []string{hot})) })})
 
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\tclients\tops/s\tp50 ms\tp99 ms\terrors\tCPU ms/op (bench process + PostgreSQL)\t")
@@ -362,62 +361,9 @@ func postJSON(ctx context.Context, client *http.Client, base, path, key string, 
 	return nil
 }
 
-// rawCapture issues the capture transaction's statements directly, as the
-// service does for an order sourced to one location: the idempotency record
-// with the response, the order, its lines, the stored sourcing plan, the event,
-// the conditional stock updates with reservations and ledger, and the daily
-// load, pipelined in one batch (one implicit transaction). The plan and
-// response bodies are ones the HTTP phase stored, so the payloads match.
-func rawCapture(pool *pgxpool.Pool, skus []string) func(context.Context, int, *rand.Rand, int64) error {
-	var once sync.Once
-	var skuIDs []int64
-	var locID, chanID int64
-	var plan, response []byte
-	return func(ctx context.Context, _ int, rng *rand.Rand, seq int64) error {
-		var err error
-		once.Do(func() {
-			err = pool.QueryRow(ctx, `SELECT (SELECT id FROM channels WHERE code = 'web'),
-				(SELECT min(id) FROM locations WHERE kind = 'warehouse'),
-				coalesce((SELECT plan::text FROM sourcing_plans ORDER BY id DESC LIMIT 1), '{}'),
-				coalesce((SELECT response FROM idempotency_keys LIMIT 1), '{}')`).Scan(&chanID, &locID, &plan, &response)
-			if err == nil {
-				var rows pgx.Rows
-				rows, err = pool.Query(ctx, `SELECT id FROM skus WHERE code = ANY($1) ORDER BY code`, skus)
-				if err == nil {
-					skuIDs, err = pgx.CollectRows(rows, pgx.RowTo[int64])
-				}
-			}
-		})
-		if err != nil {
-			return err
-		}
-		n := min(3, len(skuIDs))
-		orderID := uuid.New()
-		lineIDs, resIDs := make([]uuid.UUID, n), make([]uuid.UUID, n)
-		ids, locs, qtys, nos := make([]int64, n), make([]int64, n), make([]int32, n), make([]int32, n)
-		start := rng.IntN(len(skuIDs))
-		for i := 0; i < n; i++ {
-			lineIDs[i], resIDs[i] = uuid.New(), uuid.New()
-			ids[i], locs[i], qtys[i], nos[i] = skuIDs[(start+i)%len(skuIDs)], locID, 1, int32(i+1)
-		}
-		ext := fmt.Sprintf("raw-%d-%d", time.Now().UnixNano(), seq)
-		now := time.Now()
-		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO idempotency_keys (scope, key, request_hash, status, response) VALUES ('raw', $1, $2, 201, $3)`,
-			ext, []byte(ext), response)
-		b.Queue(`INSERT INTO orders (id, channel_id, external_id, status, customer, ship_to, service_level, currency, total,
-				promise_date, rule_group, created_at, updated_at)
-			VALUES ($1, $2, $3, 'captured', '{"id":"c1","tier":"standard"}', '{"line1":"1 Bench St","city":"X","country":"US","lat":40.7,"lon":-74}',
-				'standard', 'USD', 30, $4, 'network', $4, $4)`, orderID, chanID, ext, now)
-		b.Queue(`INSERT INTO order_lines (id, order_id, line_no, sku_id, ordered_sku_id, qty, unit_price, status)
-			SELECT id, $1, no, sku, sku, 1, 10, 'allocated' FROM unnest($2::uuid[], $3::int[], $4::bigint[]) AS l(id, no, sku)`,
-			orderID, lineIDs, nos, ids)
-		b.Queue(`INSERT INTO sourcing_plans (order_id, policy_version, rule_group, complete, plan) VALUES ($1, 'raw', 'network', true, $2)`,
-			orderID, string(plan))
-		b.Queue(`INSERT INTO order_events (order_id, kind, to_status, actor, data) VALUES ($1, 'captured', 'captured', 'bench', '{"lines":3}')`, orderID)
-		b.Queue(orchestration.EnqueueSQL, []byte(`{"order_id":"`+orderID.String()+`"}`), "bench_noop", 1, nil)
-		b.Queue(orchestration.ReserveSQL, resIDs, ids, locs, qtys, lineIDs, 0, "order", orderID, "", nil, "bench", "raw")
-		b.Queue(orchestration.LoadSQL, []int64{locID}, []time.Time{now.UTC().Truncate(24 * time.Hour)}, []int32{0})
-		return pool.SendBatch(ctx, b).Close()
-	}
+// rawCapture is the capture bench's floor: orchestration's RawCapture,
+// the capture transaction's statements issued directly.
+func rawCapture(svc *orchestration.Service, skus []string) func(context.Context, int, *rand.Rand, int64) error {
+	capture := svc.RawCapture(skus)
+	return func(ctx context.Context, _ int, rng *rand.Rand, seq int64) error { return capture(ctx, rng, seq) }
 }

@@ -95,7 +95,7 @@ func runBenchRecommend(ctx context.Context, env *environment, args []string) err
 	}
 	fmt.Fprintf(env.stderr, "embedding and loading %d historical exceptions…\n", *history)
 	gen := newExceptionGen(lib, skus, locs, *seed, streamHistory, time.Now())
-	load, err := loadHistory(ctx, pool, emb, gen, *history, env.stderr)
+	load, err := loadHistory(ctx, pool, a.orch, emb, gen, *history, env.stderr)
 	if err != nil {
 		return err
 	}
@@ -383,8 +383,11 @@ const historyBatch = 5000
 // loadHistory embeds n exceptions from gen (on every CPU) and copies them,
 // resolved, into exceptions, each distinct vector once into
 // exception_vectors, and each exception's link to its vector into
-// exception_embeddings, as triage stores them.
-func loadHistory(ctx context.Context, pool *pgxpool.Pool, emb models.Embedder, gen *exceptionGen, n int, progress io.Writer) (historyLoad, error) {
+// exception_embeddings, as triage stores them: through their owners,
+// orchestration's CopyPastExceptionsTx and triage's CopyVectorsTx, in one
+// transaction a batch.
+func loadHistory(ctx context.Context, pool *pgxpool.Pool, core *orchestration.Service, emb models.Embedder, gen *exceptionGen, n int,
+	progress io.Writer) (historyLoad, error) {
 	start := time.Now()
 	model, dim := emb.Model(), emb.Dim()
 	seen := map[string]bool{} // vector hashes copied so far
@@ -401,38 +404,19 @@ func loadHistory(ctx context.Context, pool *pgxpool.Pool, emb models.Embedder, g
 			return historyLoad{}, err
 		}
 		ids := make([]uuid.UUID, m)
-		excRows := make([][]any, m)
-		linkRows := make([][]any, m)
-		var vecRows [][]any
+		past := make([]orchestration.PastException, m)
 		for i, e := range batch {
 			ids[i] = uuid.New()
 			resolved := e.at.Add(time.Duration(1+gen.rng.IntN(72)) * time.Hour)
-			excRows[i] = []any{ids[i], e.kind, e.severity, "resolved", "bench-history", e.sku, e.location, e.carrier,
-				e.code, e.message, e.at, e.at, resolved}
-			h := triage.VectorHash(vecs[i])
-			if !seen[string(h)] {
-				seen[string(h)] = true
-				vecRows = append(vecRows, []any{model, h, dim, pgvector.NewVector(vecs[i])})
-			}
-			linkRows[i] = []any{ids[i], model, h}
+			past[i] = orchestration.PastException{Exception: orchestration.Exception{ID: ids[i], Kind: e.kind, Severity: e.severity,
+				Source: "bench-history", SKU: e.sku, Location: e.location, Carrier: e.carrier, Code: e.code, Message: e.message,
+				OccurredAt: e.at}, ResolvedAt: resolved}
 		}
 		err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			_, err := tx.CopyFrom(ctx, pgx.Identifier{"exceptions"}, []string{"id", "kind", "severity", "status", "source",
-				"sku", "location", "carrier", "code", "message", "occurred_at", "created_at", "resolved_at"}, pgx.CopyFromRows(excRows))
-			if err != nil {
-				return fmt.Errorf("copying exceptions: %w", err)
+			if err := core.CopyPastExceptionsTx(ctx, tx, past); err != nil {
+				return err
 			}
-			_, err = tx.CopyFrom(ctx, pgx.Identifier{"exception_vectors"}, []string{"model", "vector_hash", "dim", "embedding"},
-				pgx.CopyFromRows(vecRows))
-			if err != nil {
-				return fmt.Errorf("copying exception_vectors: %w", err)
-			}
-			_, err = tx.CopyFrom(ctx, pgx.Identifier{"exception_embeddings"}, []string{"exception_id", "model", "vector_hash"},
-				pgx.CopyFromRows(linkRows))
-			if err != nil {
-				return fmt.Errorf("copying exception_embeddings: %w", err)
-			}
-			return nil
+			return triage.CopyVectorsTx(ctx, tx, model, dim, ids, vecs, seen)
 		})
 		if err != nil {
 			return historyLoad{}, err

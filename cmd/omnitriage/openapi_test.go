@@ -667,6 +667,19 @@ func TestOpenAPIResponses(t *testing.T) {
 		c.check(t, call{method: "POST", path: "/v1/exceptions", role: orch, body: exc, want: 201}).decode(t, &rep)
 		c.check(t, call{method: "POST", path: "/v1/exceptions", role: orch, body: exc, want: 200})
 		c.check(t, call{method: "POST", path: "/v1/exceptions", role: orch, body: withField(exc, "message", "something else"), want: 409})
+		// The request shape of POST /v1/recommendations, reported twice as two
+		// exceptions of one problem: the repeat is counted on the first case.
+		nested := func() map[string]any {
+			return map[string]any{"exception": map[string]any{"id": uuid.NewString(), "kind": "integration_error", "severity": "medium",
+				"code": "ETIMEDOUT", "endpoint": "wms.release", "message": "Read timed out (read timeout=15) on GET https://wms.internal/api/v1/orders/88120/status"},
+				"context": map[string]any{"order_value": 42.5, "currency": "USD"}}
+		}
+		c.check(t, call{method: "POST", path: "/v1/exceptions", role: orch, body: nested(), want: 201})
+		var repeat struct{ Occurrences int }
+		c.check(t, call{method: "POST", path: "/v1/exceptions", role: orch, body: nested(), want: 200}).decode(t, &repeat)
+		if repeat.Occurrences != 2 {
+			t.Errorf("repeated report: occurrences %d, want 2", repeat.Occurrences)
+		}
 		for _, tc := range []call{
 			{method: "POST", path: "/v1/exceptions", role: orch, body: map[string]any{"kind": "payment_failed", "severity": "high", "message": "Card declined: insufficient funds (51)", "code": "51"}, want: 201},
 			{method: "POST", path: "/v1/exceptions", role: orch, body: map[string]any{"kind": "stockout", "severity": "low", "message": "x", "order_id": random}, want: 422},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -17,8 +16,12 @@ import (
 type ReportResult struct {
 	Exception orchestration.Exception `json:"exception"`
 	Case      Case                    `json:"case"`
-	// Created is false when an exception with the same id was reported before.
+	// Created is false when an exception with the same id was reported
+	// before, or when this report was a repeat of an open case's problem.
 	Created bool `json:"-"`
+	// Occurrences counts the reports of the case's problem when this one
+	// was a repeat answered with the open case of the first (see dedupeKey).
+	Occurrences int `json:"occurrences,omitempty"`
 }
 
 // Report stores an exception an outside system reports and triages it: the
@@ -26,7 +29,10 @@ type ReportResult struct {
 // report with an id already stored returns what exists (Created false), or
 // a conflict when it differs. When triage fails (the embedding server is
 // down, say) the exception and its open case are stored all the same and
-// TriageOpen retries them.
+// TriageOpen retries them. A repeated report of a problem whose case is
+// still open (see dedupeKey and Config.DedupeWindow) opens no new case and
+// stores no exception: it is counted on that case and answered with it,
+// as POST /v1/recommendations does.
 func (s *Service) Report(ctx context.Context, actor string, e orchestration.Exception, extra *RecommendContext) (_ ReportResult, err error) {
 	defer derrors.Wrap(&err, "Report(%s)", e.Kind)
 	ctxData, err := checkContext(extra)
@@ -36,15 +42,49 @@ func (s *Service) Report(ctx context.Context, actor string, e orchestration.Exce
 	if err := s.prepareException(&e, actor); err != nil {
 		return ReportResult{}, err
 	}
-	out, evalErr := s.evaluate(ctx, e, ctxData)
+	key := dedupeKey(e)
 	var res ReportResult
+	dup := false
+	// repeat answers with the open case of e's problem, if there is one,
+	// under the problem's lock.
+	repeat := func(ctx context.Context, tx pgx.Tx) error {
+		if err := lockDedupe(ctx, tx, key); err != nil {
+			return err
+		}
+		id, ok, err := s.openDuplicate(ctx, tx, key)
+		if err != nil || !ok {
+			return err
+		}
+		dup = true
+		res, err = s.reportRepeat(ctx, tx, id, e, actor)
+		return err
+	}
+	if _, ok, err := s.openDuplicate(ctx, s.pool, key); err != nil {
+		return ReportResult{}, err
+	} else if ok {
+		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return repeat(ctx, tx) }); err != nil || dup {
+			return res, err
+		}
+	}
+	out, evalErr := s.evaluate(ctx, e, ctxData)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := repeat(ctx, tx); err != nil || dup {
+			return err
+		}
 		var err error
 		res.Exception, res.Case, res.Created, err = s.admit(ctx, tx, e, ctxData, nil, nil, okOutcome(out, evalErr))
+		if err != nil {
+			return err
+		}
+		// The case carries the problem's key for the next report.
+		_, err = tx.Exec(ctx, `UPDATE cases SET dedupe_key = $1 WHERE id = $2`, key, res.Case.ID)
 		return err
 	})
 	if err != nil {
 		return ReportResult{}, err
+	}
+	if dup {
+		return res, nil
 	}
 	if evalErr != nil && res.Case.Status == StatusOpen {
 		s.log.Warn("triage of a reported exception failed; it stays open and will be retried", "exception", e.ID, "err", evalErr)
@@ -52,6 +92,28 @@ func (s *Service) Report(ctx context.Context, actor string, e orchestration.Exce
 		if res.Case, err = s.GetCase(ctx, res.Case.ID); err != nil {
 			return ReportResult{}, err
 		}
+	}
+	return res, nil
+}
+
+// reportRepeat counts report e on the open case caseID of its problem and
+// answers with the case and the exception that opened it. A retry of that
+// exception under its id with other content is a conflict, as in admit.
+func (s *Service) reportRepeat(ctx context.Context, tx pgx.Tx, caseID uuid.UUID, e orchestration.Exception, actor string) (ReportResult, error) {
+	c, n, err := s.countRepeat(ctx, tx, caseID, e, actor)
+	if err != nil {
+		return ReportResult{}, err
+	}
+	stored, err := loadException(ctx, tx, c.ExceptionID)
+	if err != nil {
+		return ReportResult{}, err
+	}
+	if stored.ID == e.ID && !sameException(stored, e) {
+		return ReportResult{}, fmt.Errorf("exception %s exists with other content; report a new exception under a new id: %w", e.ID, derrors.Conflict)
+	}
+	res := ReportResult{Exception: stored, Case: c}
+	if n > 1 {
+		res.Occurrences = n
 	}
 	return res, nil
 }
@@ -81,7 +143,7 @@ func checkContext(extra *RecommendContext) (RecommendContext, error) {
 func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exception, extra RecommendContext,
 	idem *Idempotency, hash []byte, out *outcome) (orchestration.Exception, Case, bool, error) {
 	b := &pgx.Batch{}
-	queueException(b, e)
+	s.core.QueueReport(b, e)
 	if idem != nil {
 		// Of two calls with one key, the second waits here for the first to
 		// commit, then inserts nothing.
@@ -90,7 +152,7 @@ func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exceptio
 	}
 	b.Queue(`INSERT INTO cases (exception_id, kind, severity, order_id, context) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (exception_id) DO NOTHING`, e.ID, e.Kind, e.Severity, e.OrderID, extra)
-	b.Queue(`SELECT `+exceptionCols+` FROM exceptions WHERE id = $1`, e.ID)
+	b.Queue(`SELECT `+exceptionCols+` FROM core_exceptions WHERE id = $1`, e.ID)
 	b.Queue(`SELECT id FROM cases WHERE exception_id = $1`, e.ID)
 	fail := func(err error) (orchestration.Exception, Case, bool, error) {
 		return orchestration.Exception{}, Case{}, false, err
@@ -99,7 +161,7 @@ func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exceptio
 	tag, err := br.Exec()
 	if err != nil {
 		br.Close()
-		return fail(exceptionInsertError(err, e))
+		return fail(orchestration.ReportError(err, e))
 	}
 	created := tag.RowsAffected() == 1
 	if idem != nil {
@@ -142,10 +204,10 @@ func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exceptio
 	return stored, c, created, err
 }
 
-// insertTriaged writes a new exception (prepared by prepareException) with
-// its case already triaged, the
-// case's audit record and, with a key, the answer's bytes, in one statement
-// where the general path (admit, then commitTx) inserts, locks, updates and
+// insertTriaged writes a new exception (prepared by prepareException,
+// through orchestration's RecordReportTx) and then, in one statement, its
+// case already triaged, the case's audit record and, with a key, the
+// answer's bytes, where the general path (admit, then commitTx) inserts, locks, updates and
 // reads back over five round trips. The answer is built from out as the
 // stored case reads. It takes no outcome whose fix is to be applied: that
 // needs the case locked before the application, which commitTx does. It
@@ -179,47 +241,39 @@ func (s *Service) insertTriaged(ctx context.Context, tx pgx.Tx, e orchestration.
 		return Recommendation{}, nil, false, err
 	}
 	now := s.now()
-	excStatus := exceptionStatusOf(t.status)
-	var resolvedAt *time.Time
-	if excStatus == "resolved" || excStatus == "dismissed" {
-		resolvedAt = &now
+	// The exception is orchestration's to write; the case, its audit
+	// record and the key follow in one statement.
+	created, err = s.core.RecordReportTx(ctx, tx, e, exceptionStatusOf(t.status), now)
+	if err != nil || !created {
+		return Recommendation{}, nil, false, err
 	}
 	var scope, key *string
 	if idem != nil {
 		scope, key = &idem.Scope, &idem.Key
 	}
-	var nExc, nKey int
+	var nKey int
 	err = tx.QueryRow(ctx, `
-		WITH e AS (
-			INSERT INTO exceptions (id, kind, severity, source, order_id, line_ids, sku, location, carrier, endpoint,
-				code, message, payload, occurred_at, status, resolved_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-			ON CONFLICT (id) DO NOTHING RETURNING id),
-		c AS (
+		WITH c AS (
 			INSERT INTO cases (id, exception_id, kind, severity, order_id, context, status, cause, confidence, raw_score,
 				risks, action, params, expected_effect, alternatives, reason, inputs, neighbours, embedding_model,
 				classifier_version, risk_versions, policy_version, triaged_at, vector_pending)
-			SELECT $17, e.id, $2, $3, $5, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31,
-				$32, $33, $34, $35, $36 FROM e RETURNING id),
+			VALUES ($4, $1, $2, $3, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+				$20, $21, $22, $23, $24) RETURNING id),
 		d AS (
 			INSERT INTO case_decisions (case_id, actor, decision, action, params, cause, reason, policy_version, created_at)
-			SELECT c.id, 'triage', $19, $24, $25, $20, $28, $34, $35 FROM c),
+			SELECT c.id, 'triage', $7, $12, $13, $8, $16, $22, $23 FROM c),
 		k AS (
 			INSERT INTO recommendation_keys (scope, key, request_hash, exception_id, status, response)
-			SELECT $37, $38, $39, e.id, 200, $40 FROM e WHERE $37::text IS NOT NULL
+			SELECT $25, $26, $27, $1, 200, $28 WHERE $25::text IS NOT NULL
 			ON CONFLICT DO NOTHING RETURNING 1)
-		SELECT (SELECT count(*) FROM e)::int, (SELECT count(*) FROM k)::int`,
-		e.ID, e.Kind, e.Severity, e.Source, e.OrderID, e.LineIDs, e.SKU, e.Location, e.Carrier, e.Endpoint,
-		e.Code, e.Message, []byte(e.Payload), e.OccurredAt, excStatus, resolvedAt,
-		caseID, extra, t.status, t.cause, t.conf, t.raw,
+		SELECT (SELECT count(*) FROM k)::int`,
+		e.ID, e.Kind, e.Severity, caseID, e.OrderID, extra, t.status, t.cause, t.conf, t.raw,
 		out.risks, t.action, t.params, t.effect, t.alts, t.reason, t.inputs, t.neigh, s.emb.Model(),
 		out.cls.Version, out.riskVersions(), out.policy.Version, now, out.vec != nil,
-		scope, key, hash, body).Scan(&nExc, &nKey)
+		scope, key, hash, body).Scan(&nKey)
 	switch {
 	case err != nil:
-		return Recommendation{}, nil, false, exceptionInsertError(err, e)
-	case nExc == 0:
-		return Recommendation{}, nil, false, nil
+		return Recommendation{}, nil, false, err
 	case idem != nil && nKey == 0:
 		return Recommendation{}, nil, false, errLostRace
 	}

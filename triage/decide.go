@@ -15,6 +15,7 @@ import (
 	"github.com/pgvector/pgvector-go"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/orchestration"
 	"github.com/omnitriage/omnitriage/rules"
 )
 
@@ -171,8 +172,7 @@ func (s *Service) Decide(ctx context.Context, caseID uuid.UUID, actor string, re
 			return err
 		}
 		if req.Decision != DecisionReject {
-			if _, err := tx.Exec(ctx, `UPDATE exceptions SET status = 'resolved', resolved_at = $2 WHERE id = $1`,
-				c.ExceptionID, now); err != nil {
+			if err := s.core.SetExceptionStatusTx(ctx, tx, c.ExceptionID, orchestration.ExceptionResolved, now); err != nil {
 				return err
 			}
 			if cause != "" {
