@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/internal/web"
@@ -61,15 +62,18 @@ const (
 	checkCapacity       = "capacity_full"
 )
 
+// checkName names the ot_check that failed in err: one of the check
+// constants, "check" for another one, "" when err is no check failure. It
+// reads the error's constraint field (which ot_check sets to the check's
+// name), never the message text.
 func checkName(err error) string {
-	if !isCheckFailure(err) {
+	var pe *pgconn.PgError
+	if !isCheckFailure(err) || !errors.As(err, &pe) {
 		return ""
 	}
-	msg := err.Error()
-	for _, n := range []string{checkDuplicateOrder, checkIdempotency, checkStock, checkCapacity} {
-		if strings.Contains(msg, n) {
-			return n
-		}
+	switch n := pe.ConstraintName; n {
+	case checkDuplicateOrder, checkIdempotency, checkStock, checkCapacity:
+		return n
 	}
 	return "check"
 }
