@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/internal/idempotency"
 	"github.com/omnitriage/omnitriage/orchestration"
 )
 
@@ -40,7 +41,7 @@ func (s *Service) Report(ctx context.Context, actor string, e orchestration.Exce
 	var res ReportResult
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		res.Exception, res.Case, res.Created, err = s.admit(ctx, tx, e, ctxData, nil, nil, okOutcome(out, evalErr))
+		res.Exception, res.Case, res.Created, err = s.admit(ctx, tx, e, ctxData, nil, okOutcome(out, evalErr))
 		return err
 	})
 	if err != nil {
@@ -79,14 +80,13 @@ func checkContext(extra *RecommendContext) (RecommendContext, error) {
 // there is one, and, when out is set, the case's triage. The inserts go in
 // one round trip. It returns errLostRace when another request holds the key.
 func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exception, extra RecommendContext,
-	idem *Idempotency, hash []byte, out *outcome) (orchestration.Exception, Case, bool, error) {
+	idem *Idempotency, out *outcome) (orchestration.Exception, Case, bool, error) {
 	b := &pgx.Batch{}
 	queueException(b, e)
 	if idem != nil {
 		// Of two calls with one key, the second waits here for the first to
 		// commit, then inserts nothing.
-		b.Queue(`INSERT INTO recommendation_keys (scope, key, request_hash, exception_id) VALUES ($1, $2, $3, $4)
-			ON CONFLICT DO NOTHING`, idem.Scope, idem.Key, hash, e.ID)
+		idempotency.QueueClaim(b, idem, idempotency.Record{ResourceID: e.ID})
 	}
 	b.Queue(`INSERT INTO cases (exception_id, kind, severity, order_id, context) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (exception_id) DO NOTHING`, e.ID, e.Kind, e.Severity, e.OrderID, extra)
@@ -108,7 +108,7 @@ func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exceptio
 			br.Close()
 			return fail(err)
 		}
-		if tag.RowsAffected() == 0 {
+		if !idempotency.ClaimedBy(tag) {
 			br.Close()
 			return fail(errLostRace)
 		}
@@ -152,7 +152,7 @@ func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exceptio
 // reports created false, having written nothing, when the exception's id
 // is stored already, and errLostRace when another request holds the key.
 func (s *Service) insertTriaged(ctx context.Context, tx pgx.Tx, e orchestration.Exception, extra RecommendContext,
-	idem *Idempotency, hash []byte, out *outcome) (_ Recommendation, body []byte, created bool, err error) {
+	idem *Idempotency, out *outcome) (_ Recommendation, body []byte, created bool, err error) {
 	if out.status == StatusAutoApplied {
 		return Recommendation{}, nil, false, fmt.Errorf("insertTriaged: case %s is to be applied, which commitTx does", e.ID)
 	}
@@ -184,11 +184,7 @@ func (s *Service) insertTriaged(ctx context.Context, tx pgx.Tx, e orchestration.
 	if excStatus == "resolved" || excStatus == "dismissed" {
 		resolvedAt = &now
 	}
-	var scope, key *string
-	if idem != nil {
-		scope, key = &idem.Scope, &idem.Key
-	}
-	var nExc, nKey int
+	var nExc int
 	err = tx.QueryRow(ctx, `
 		WITH e AS (
 			INSERT INTO exceptions (id, kind, severity, source, order_id, line_ids, sku, location, carrier, endpoint,
@@ -203,25 +199,27 @@ func (s *Service) insertTriaged(ctx context.Context, tx pgx.Tx, e orchestration.
 				$32, $33, $34, $35, $36 FROM e RETURNING id),
 		d AS (
 			INSERT INTO case_decisions (case_id, actor, decision, action, params, cause, reason, policy_version, created_at)
-			SELECT c.id, 'triage', $19, $24, $25, $20, $28, $34, $35 FROM c),
-		k AS (
-			INSERT INTO recommendation_keys (scope, key, request_hash, exception_id, status, response)
-			SELECT $37, $38, $39, e.id, 200, $40 FROM e WHERE $37::text IS NOT NULL
-			ON CONFLICT DO NOTHING RETURNING 1)
-		SELECT (SELECT count(*) FROM e)::int, (SELECT count(*) FROM k)::int`,
+			SELECT c.id, 'triage', $19, $24, $25, $20, $28, $34, $35 FROM c)
+		SELECT (SELECT count(*) FROM e)::int`,
 		e.ID, e.Kind, e.Severity, e.Source, e.OrderID, e.LineIDs, e.SKU, e.Location, e.Carrier, e.Endpoint,
 		e.Code, e.Message, []byte(e.Payload), e.OccurredAt, excStatus, resolvedAt,
 		caseID, extra, t.status, t.cause, t.conf, t.raw,
 		out.risks, t.action, t.params, t.effect, t.alts, t.reason, t.inputs, t.neigh, s.emb.Model(),
-		out.cls.Version, out.riskVersions(), out.policy.Version, now, out.vec != nil,
-		scope, key, hash, body).Scan(&nExc, &nKey)
+		out.cls.Version, out.riskVersions(), out.policy.Version, now, out.vec != nil).Scan(&nExc)
 	switch {
 	case err != nil:
 		return Recommendation{}, nil, false, exceptionInsertError(err, e)
 	case nExc == 0:
 		return Recommendation{}, nil, false, nil
-	case idem != nil && nKey == 0:
-		return Recommendation{}, nil, false, errLostRace
+	}
+	if idem != nil {
+		claimed, err := idempotency.Claim(ctx, tx, idem, idempotency.Record{Status: 200, Response: body, ResourceID: e.ID})
+		if err != nil {
+			return Recommendation{}, nil, false, err
+		}
+		if !claimed {
+			return Recommendation{}, nil, false, errLostRace
+		}
 	}
 	return rec, body, true, nil
 }
