@@ -131,7 +131,7 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	}
 	// Triage applies fixes through the core's commands, exactly once each.
 	tri, err = triage.NewService(pool, triage.Config{Core: a.orch, Embedder: emb, Policy: func() *rules.Policy { return a.policy },
-		Log: log, BaseURL: cfg.BaseURL, Applier: coreApplier{orch: a.orch}})
+		Log: log, BaseURL: cfg.BaseURL, Applier: triage.CoreApplier{Orch: a.orch}})
 	if err != nil {
 		return nil, err
 	}
