@@ -25,7 +25,9 @@ const (
 )
 
 // RetrySteps lists every RetryStep.
-func RetrySteps() []RetryStep { return []RetryStep{StepChecks, StepRelease, StepShip, StepPost, StepNotify} }
+func RetrySteps() []RetryStep {
+	return []RetryStep{StepChecks, StepRelease, StepShip, StepPost, StepNotify}
+}
 
 // stepTerms names, word by word, what a fix's "step" may say (an adapter
 // system or operation as in an exception's endpoint "payment/authorize", an
