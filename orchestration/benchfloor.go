@@ -32,7 +32,7 @@ func (s *Service) RawCapture(skus []string) func(ctx context.Context, rng *rand.
 			err = pool.QueryRow(ctx, `SELECT (SELECT id FROM channels WHERE code = 'web'),
 				(SELECT min(id) FROM locations WHERE kind = 'warehouse'),
 				coalesce((SELECT plan::text FROM sourcing_plans ORDER BY id DESC LIMIT 1), '{}'),
-				coalesce((SELECT response FROM idempotency_keys LIMIT 1), '{}')`).Scan(&chanID, &locID, &plan, &response)
+				coalesce((SELECT response FROM idempotency_keys WHERE status = 201 LIMIT 1), '{}')`).Scan(&chanID, &locID, &plan, &response)
 			if err == nil {
 				var rows pgx.Rows
 				rows, err = pool.Query(ctx, `SELECT id FROM skus WHERE code = ANY($1) ORDER BY code`, skus)

@@ -2,7 +2,6 @@ package orchestration
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,33 +11,17 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
-	"github.com/omnitriage/omnitriage/internal/web"
+	"github.com/omnitriage/omnitriage/internal/idempotency"
 	"github.com/omnitriage/omnitriage/orchestration/sourcing"
 	"github.com/omnitriage/omnitriage/rules"
 )
 
-// Idempotency scopes a client's retry key: the same key and body give the same
-// answer; the same key with another body is a conflict. Bodies are compared
-// by their canonical JSON (web.Canonical), so a retry that orders keys or
-// writes numbers differently is the same request.
-type Idempotency struct {
-	Scope string // who the key belongs to, e.g. the API key id and route
-	Key   string
-	Body  []byte // the request body as sent, hashed to detect reuse
-}
-
-// Hash is the SHA-256 of the body's canonical form, as stored with the key.
-func (i *Idempotency) Hash() [32]byte { return sha256.Sum256(web.Canonical(i.Body)) }
-
-// Matches reports whether stored, the hash kept with the key, is this
-// request's: its canonical hash, or the hash of the exact bytes that keys
-// stored before canonical comparison hold.
-func (i *Idempotency) Matches(stored []byte) bool {
-	h, raw := i.Hash(), sha256.Sum256(i.Body)
-	return string(stored) == string(h[:]) || string(stored) == string(raw[:])
-}
+// Idempotency is a client's retry key (see internal/idempotency, which
+// stores it and answers its replays).
+type Idempotency = idempotency.Key
 
 // CaptureResult is the answer to a capture.
 type CaptureResult struct {
@@ -56,20 +39,23 @@ type CaptureResult struct {
 // check failures raised by the capture's conditional statements.
 const (
 	checkDuplicateOrder = "duplicate_order"
-	checkIdempotency    = "idempotency_key_used"
+	checkIdempotency    = "idempotency_key_used" // idempotency.QueueClaimOrAbort's
 	checkStock          = "stock_changed"
 	checkCapacity       = "capacity_full"
 )
 
+// checkName names the ot_check that failed in err: one of the check
+// constants, "check" for another one, "" when err is no check failure. It
+// reads the error's constraint field (which ot_check sets to the check's
+// name), never the message text.
 func checkName(err error) string {
-	if !isCheckFailure(err) {
+	var pe *pgconn.PgError
+	if !isCheckFailure(err) || !errors.As(err, &pe) {
 		return ""
 	}
-	msg := err.Error()
-	for _, n := range []string{checkDuplicateOrder, checkIdempotency, checkStock, checkCapacity} {
-		if strings.Contains(msg, n) {
-			return n
-		}
+	switch n := pe.ConstraintName; n {
+	case checkDuplicateOrder, checkIdempotency, checkStock, checkCapacity:
+		return n
 	}
 	return "check"
 }
@@ -108,12 +94,8 @@ func (s *Service) Capture(ctx context.Context, actor string, idem *Idempotency, 
 		}
 		pickupID = l.ID
 	}
-	var hash [32]byte
-	if idem != nil {
-		hash = idem.Hash()
-	}
 	for attempt := 0; ; attempt++ {
-		res, err := s.captureOnce(ctx, actor, idem, hash, req, ch, pickupID, locs)
+		res, err := s.captureOnce(ctx, actor, idem, req, ch, pickupID, locs)
 		switch checkName(err) {
 		case "":
 			if retryable(err) && attempt < 8 {
@@ -130,7 +112,7 @@ func (s *Service) Capture(ctx context.Context, actor string, idem *Idempotency, 
 		case checkDuplicateOrder:
 			return s.existingOrder(ctx, req)
 		case checkIdempotency:
-			return s.replay(ctx, idem, hash)
+			return s.replay(ctx, idem)
 		default:
 			return CaptureResult{}, err
 		}
@@ -138,27 +120,19 @@ func (s *Service) Capture(ctx context.Context, actor string, idem *Idempotency, 
 }
 
 // replay answers a reused idempotency key from what was stored.
-func (s *Service) replay(ctx context.Context, idem *Idempotency, hash [32]byte) (CaptureResult, error) {
-	var stored []byte
-	var status int
-	var body json.RawMessage
-	err := s.pool.QueryRow(ctx, `SELECT request_hash, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2`,
-		idem.Scope, idem.Key).Scan(&stored, &status, &body)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return CaptureResult{}, fmt.Errorf("idempotency key %q vanished; retry: %w", idem.Key, derrors.Unavailable)
-	}
+func (s *Service) replay(ctx context.Context, idem *Idempotency) (CaptureResult, error) {
+	rec, found, err := idempotency.Lookup(ctx, s.pool, idem)
 	if err != nil {
 		return CaptureResult{}, err
 	}
-	if !idem.Matches(stored) {
-		return CaptureResult{}, fmt.Errorf("Idempotency-Key %q was used with a different request body; use a new key for a new request: %w",
-			idem.Key, derrors.Conflict)
+	if !found || rec.Response == nil {
+		return CaptureResult{}, fmt.Errorf("idempotency key %q vanished; retry: %w", idem.Key, derrors.Unavailable)
 	}
 	var o Order
-	if err := json.Unmarshal(body, &o); err != nil {
+	if err := json.Unmarshal(rec.Response, &o); err != nil {
 		return CaptureResult{}, fmt.Errorf("stored response: %w", err)
 	}
-	return CaptureResult{Order: o, Replayed: true, Response: body, Status: status}, nil
+	return CaptureResult{Order: o, Replayed: true, Response: rec.Response, Status: rec.Status}, nil
 }
 
 // skuRow is a SKU with its stock at every location that has a row.
@@ -378,7 +352,7 @@ func queueLoads(b *pgx.Batch, loads []loadRow) {
 	b.Queue(LoadSQL, ids, days, caps)
 }
 
-func (s *Service) captureOnce(ctx context.Context, actor string, idem *Idempotency, hash [32]byte,
+func (s *Service) captureOnce(ctx context.Context, actor string, idem *Idempotency,
 	req CaptureRequest, ch Channel, pickupID int64, locs map[int64]Location) (CaptureResult, error) {
 	codes := make([]string, len(req.Lines))
 	for i, l := range req.Lines {
@@ -408,10 +382,9 @@ func (s *Service) captureOnce(ctx context.Context, actor string, idem *Idempoten
 	}
 	b := &pgx.Batch{}
 	if idem != nil {
-		b.Queue(`WITH ins AS (
-			INSERT INTO idempotency_keys (scope, key, request_hash, status, response) VALUES ($1, $2, $3, 201, $4)
-			ON CONFLICT DO NOTHING RETURNING 1)
-			SELECT ot_check(EXISTS (SELECT 1 FROM ins), 'idempotency_key_used')`, idem.Scope, idem.Key, hash[:], resp)
+		// A concurrent capture with the key waits here for the first to
+		// commit, then aborts (checkIdempotency) and replays its answer.
+		idempotency.QueueClaimOrAbort(b, idem, idempotency.Record{Status: 201, Response: resp, ResourceID: d.order.ID})
 	}
 	s.queueOrder(b, d, actor)
 	if len(d.exceptions) == 0 {

@@ -435,3 +435,29 @@ func TestStoredPlanKeepsWhyLocationsFailed(t *testing.T) {
 		t.Errorf("storedPlanJSON changed the plan it was given")
 	}
 }
+
+// TestCheckNameReadsTheConstraint pins that a failed ot_check is recognised
+// by the constraint name it carries, not by its message: a message that
+// merely mentions a check's name is no such check.
+func TestCheckNameReadsTheConstraint(t *testing.T) {
+	t.Parallel()
+	_, pool := newTestService(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		sql  string
+		want string
+	}{
+		{`SELECT ot_check(false, 'stock_changed')`, checkStock},
+		{`SELECT ot_check(false, 'capacity_full')`, checkCapacity},
+		{`SELECT ot_check(false, 'duplicate_order')`, checkDuplicateOrder},
+		{`SELECT ot_check(false, 'idempotency_key_used')`, checkIdempotency},
+		{`SELECT ot_check(false, 'something else: stock_changed')`, "check"},
+		{`SELECT ot_check(true, 'stock_changed')`, ""},
+		{`DO $$ BEGIN RAISE EXCEPTION 'stock_changed'; END $$`, ""}, // not ot_check
+	} {
+		_, err := pool.Exec(ctx, tc.sql)
+		if got := checkName(err); got != tc.want {
+			t.Errorf("checkName(%s) = %q, want %q (err %v)", tc.sql, got, tc.want, err)
+		}
+	}
+}

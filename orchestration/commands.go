@@ -52,7 +52,7 @@ type Command struct {
 	Data     map[string]any `json:"data,omitempty"`     // notify
 	Amount   float64        `json:"amount,omitempty"`   // compensate
 	Credit   string         `json:"credit,omitempty"`   // compensate: credit or coupon
-	Step     string         `json:"step,omitempty"`     // retry: checks, release, ship, post or notify
+	Step     RetryStep      `json:"step,omitempty"`     // retry: checks, release, ship, post or notify
 	Reason   string         `json:"reason,omitempty"`
 }
 
@@ -106,8 +106,8 @@ func (c Command) Validate() error {
 			v.Add("credit", "want credit or coupon")
 		}
 	case CmdRetry:
-		if !slices.Contains([]string{"checks", "release", "ship", "post", "notify"}, c.Step) {
-			v.Add("step", "want checks, release, ship, post or notify")
+		if !slices.Contains(RetrySteps(), c.Step) {
+			v.Add("step", "want %s", strings.Join(stepNames(), ", "))
 		}
 	}
 	if len(c.Reason) > 500 {
@@ -556,12 +556,12 @@ func (s *Service) compensateTx(ctx context.Context, tx pgx.Tx, o Order, cmd Comm
 // retryTx runs a failed step again.
 func (s *Service) retryTx(ctx context.Context, tx pgx.Tx, o Order, cmd Command) (string, error) {
 	switch cmd.Step {
-	case "checks":
+	case StepChecks:
 		if o.Status != StatusCaptured {
 			return "", fmt.Errorf("order is %s; checks run for captured orders (release the hold first): %w", o.Status, derrors.Conflict)
 		}
 		return "checks queued", enqueue(ctx, tx, ChecksArgs{OrderID: o.ID}, nil)
-	case "release":
+	case StepRelease:
 		locs := allocationLocations(o)
 		if len(locs) == 0 {
 			return "", fmt.Errorf("order has no lines waiting for release: %w", derrors.Conflict)
@@ -572,7 +572,7 @@ func (s *Service) retryTx(ctx context.Context, tx pgx.Tx, o Order, cmd Command) 
 			}
 		}
 		return fmt.Sprintf("release queued for %d location(s)", len(locs)), nil
-	case "ship":
+	case StepShip:
 		rows, err := tx.Query(ctx, `SELECT id FROM shipments WHERE order_id = $1 AND status = 'released'`, o.ID)
 		if err != nil {
 			return "", err
@@ -590,7 +590,7 @@ func (s *Service) retryTx(ctx context.Context, tx pgx.Tx, o Order, cmd Command) 
 			}
 		}
 		return fmt.Sprintf("carrier booking queued again for %d shipment(s)", len(ids)), nil
-	case "post":
+	case StepPost:
 		rows, err := tx.Query(ctx, `UPDATE erp_postings SET status = 'queued', attempt = attempt + 1, code = '', message = ''
 			WHERE order_id = $1 AND status = 'rejected' RETURNING doc_key`, o.ID)
 		if err != nil {
@@ -606,7 +606,7 @@ func (s *Service) retryTx(ctx context.Context, tx pgx.Tx, o Order, cmd Command) 
 			}
 		}
 		return fmt.Sprintf("%d ERP posting(s) queued again", len(docKeys)), nil
-	case "notify":
+	case StepNotify:
 		rows, err := tx.Query(ctx, `UPDATE notifications SET status = 'queued' WHERE order_id = $1 AND status = 'failed' RETURNING key`, o.ID)
 		if err != nil {
 			return "", err

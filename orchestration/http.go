@@ -1,7 +1,6 @@
 package orchestration
 
 import (
-	"fmt"
 	"net/http"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/omnitriage/omnitriage/internal/auth"
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/internal/idempotency"
 	"github.com/omnitriage/omnitriage/internal/web"
 	"github.com/omnitriage/omnitriage/orchestration/adapter"
 )
@@ -73,17 +73,6 @@ func (h *Handlers) Register(r chi.Router) {
 	r.With(admin).Post("/skus", e(h.handlePutSKU))
 }
 
-// RequestIdempotency reads the request's Idempotency-Key, scoped to the
-// caller's API key and the route; nil when the request has none.
-func RequestIdempotency(r *http.Request, body []byte) (*Idempotency, error) {
-	key, err := web.IdempotencyKey(r)
-	if err != nil || key == "" {
-		return nil, err
-	}
-	p, _ := auth.FromContext(r.Context())
-	return &Idempotency{Scope: fmt.Sprintf("%d %s %s", p.KeyID, r.Method, chi.RouteContext(r.Context()).RoutePattern()), Key: key, Body: body}, nil
-}
-
 func (h *Handlers) handleCaptureOrder(w http.ResponseWriter, r *http.Request) error {
 	body, err := web.ReadBody(r, h.maxBody)
 	if err != nil {
@@ -93,7 +82,7 @@ func (h *Handlers) handleCaptureOrder(w http.ResponseWriter, r *http.Request) er
 	if err := web.DecodeBytes(body, &req); err != nil {
 		return err
 	}
-	idem, err := RequestIdempotency(r, body)
+	idem, err := idempotency.FromRequest(r, body)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,8 @@ import (
 // store the exception and its case, embed it with the local embedder,
 // search the seeded library in pgvector, score the risks, rank the fixes,
 // apply the policy and write the decision. "new" is a fresh exception per
-// call; "replay" answers a repeated idempotency key from the stored bytes.
+// call; "keyed" the same with a fresh idempotency key each; "replay"
+// answers a repeated idempotency key from the stored bytes.
 func BenchmarkRecommend(b *testing.B) {
 	f := newFixture(b, fixtureOptions{})
 	ctx := context.Background()
@@ -32,6 +33,18 @@ func BenchmarkRecommend(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			if _, err := f.svc.Recommend(ctx, "bench", nil, request(i)); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("keyed", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			req := request(1000000 + i)
+			body, _ := json.Marshal(req)
+			idem := &Idempotency{Scope: "bench", Key: fmt.Sprint("keyed-", i), Body: body}
+			if _, err := f.svc.Recommend(ctx, "bench", idem, req); err != nil {
 				b.Fatal(err)
 			}
 			i++

@@ -64,39 +64,3 @@ func (c Cause) Validate() error {
 	}
 	return v.Err()
 }
-
-// SeedExample is one labelled message of the seeded library, as the outside
-// system would send it.
-type SeedExample struct {
-	Code    string
-	Message string
-}
-
-// SeedCause is a cause with the example messages it is seeded with.
-type SeedCause struct {
-	Cause
-	Examples []SeedExample
-}
-
-// Library returns the seeded cause library: every exception kind has
-// several causes, each with example messages phrased as gateways, carriers,
-// WMS and ERP systems phrase them. The ids, amounts and dates in them vary
-// so that only what masking keeps is what examples of a cause share.
-func Library() []SeedCause {
-	lib := append(commerceCauses(), operationsCauses()...)
-	for i := range lib {
-		if len(lib[i].Actions) == 0 {
-			lib[i].Actions = []string{lib[i].DefaultAction}
-		}
-	}
-	return lib
-}
-
-// ex builds a SeedExample.
-func ex(code, message string) SeedExample { return SeedExample{Code: code, Message: message} }
-
-// acts lists actions, best first.
-func acts(a ...string) []string { return a }
-
-// params is shorthand for one action's default parameters.
-type params = map[string]any

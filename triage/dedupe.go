@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/omnitriage/omnitriage/internal/idempotency"
 	"github.com/omnitriage/omnitriage/orchestration"
 )
 
@@ -80,7 +81,7 @@ func (s *Service) openDuplicate(ctx context.Context, q querier, key []byte) (uui
 // answerDuplicate links report e to the open case caseID, counts it, and
 // answers with the case; with a key, the answer is stored for replays.
 func (s *Service) answerDuplicate(ctx context.Context, tx pgx.Tx, caseID uuid.UUID, e orchestration.Exception, actor string,
-	idem *Idempotency, hash []byte) (RecommendResult, error) {
+	idem *Idempotency) (RecommendResult, error) {
 	c, n, err := s.countRepeat(ctx, tx, caseID, e, actor)
 	if err != nil {
 		return RecommendResult{}, err
@@ -94,12 +95,11 @@ func (s *Service) answerDuplicate(ctx context.Context, tx pgx.Tx, caseID uuid.UU
 		return RecommendResult{}, err
 	}
 	if idem != nil {
-		tag, err := tx.Exec(ctx, `INSERT INTO recommendation_keys (scope, key, request_hash, exception_id, status, response)
-			VALUES ($1, $2, $3, $4, 200, $5) ON CONFLICT DO NOTHING`, idem.Scope, idem.Key, hash, c.ExceptionID, body)
+		claimed, err := idempotency.Claim(ctx, tx, idem, idempotency.Record{Status: 200, Response: body, ResourceID: c.ExceptionID})
 		if err != nil {
 			return RecommendResult{}, err
 		}
-		if tag.RowsAffected() == 0 {
+		if !claimed {
 			return RecommendResult{}, errLostRace
 		}
 	}

@@ -23,7 +23,7 @@ func TestRecommendDryRun(t *testing.T) {
 	ctx := context.Background()
 	counts := func() []int {
 		return []int{f.count(t, `SELECT count(*) FROM exceptions`), f.count(t, `SELECT count(*) FROM cases`),
-			f.count(t, `SELECT count(*) FROM case_decisions`), f.count(t, `SELECT count(*) FROM recommendation_keys`)}
+			f.count(t, `SELECT count(*) FROM case_decisions`), f.count(t, `SELECT count(*) FROM idempotency_keys`)}
 	}
 	before := counts()
 	idem := &Idempotency{Scope: "test", Key: "dry-1", Body: []byte(`{}`)}

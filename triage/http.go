@@ -12,6 +12,7 @@ import (
 
 	"github.com/omnitriage/omnitriage/internal/auth"
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/internal/idempotency"
 	"github.com/omnitriage/omnitriage/internal/web"
 	"github.com/omnitriage/omnitriage/orchestration"
 )
@@ -143,7 +144,7 @@ func (h *Handlers) handleRecommend(w http.ResponseWriter, r *http.Request) error
 	if _, err := decodeExceptionRequest(body, &req, false); err != nil {
 		return err
 	}
-	idem, err := orchestration.RequestIdempotency(r, body)
+	idem, err := idempotency.FromRequest(r, body)
 	if err != nil {
 		return err
 	}

@@ -297,7 +297,7 @@ func TestRecommendAnswerIsStoredCase(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM exceptions WHERE id = $1 AND status = 'triaged'`, rec.ExceptionID); n != 1 {
 		t.Errorf("exception %s not stored as triaged", rec.ExceptionID)
 	}
-	if n := f.count(t, `SELECT count(*) FROM recommendation_keys WHERE key = 'stored' AND status = 200 AND response = $1`, bytes.TrimSuffix(first.body, []byte("\n"))); n != 1 {
+	if n := f.count(t, `SELECT count(*) FROM idempotency_keys WHERE key = 'stored' AND status = 200 AND response = $1`, bytes.TrimSuffix(first.body, []byte("\n"))); n != 1 {
 		t.Errorf("the key's stored answer is not the answer given")
 	}
 	if n := f.count(t, `SELECT count(*) FROM cases WHERE id = $1 AND vector_pending`, rec.CaseID); n != 1 {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/internal/idempotency"
 	"github.com/omnitriage/omnitriage/orchestration"
 )
 
@@ -72,7 +73,7 @@ func (s *Service) Report(ctx context.Context, actor string, e orchestration.Exce
 			return err
 		}
 		var err error
-		res.Exception, res.Case, res.Created, err = s.admit(ctx, tx, e, ctxData, nil, nil, okOutcome(out, evalErr))
+		res.Exception, res.Case, res.Created, err = s.admit(ctx, tx, e, ctxData, nil, okOutcome(out, evalErr))
 		if err != nil {
 			return err
 		}
@@ -141,14 +142,13 @@ func checkContext(extra *RecommendContext) (RecommendContext, error) {
 // there is one, and, when out is set, the case's triage. The inserts go in
 // one round trip. It returns errLostRace when another request holds the key.
 func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exception, extra RecommendContext,
-	idem *Idempotency, hash []byte, out *outcome) (orchestration.Exception, Case, bool, error) {
+	idem *Idempotency, out *outcome) (orchestration.Exception, Case, bool, error) {
 	b := &pgx.Batch{}
 	s.core.QueueReport(b, e)
 	if idem != nil {
 		// Of two calls with one key, the second waits here for the first to
 		// commit, then inserts nothing.
-		b.Queue(`INSERT INTO recommendation_keys (scope, key, request_hash, exception_id) VALUES ($1, $2, $3, $4)
-			ON CONFLICT DO NOTHING`, idem.Scope, idem.Key, hash, e.ID)
+		idempotency.QueueClaim(b, idem, idempotency.Record{ResourceID: e.ID})
 	}
 	b.Queue(`INSERT INTO cases (exception_id, kind, severity, order_id, context) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (exception_id) DO NOTHING`, e.ID, e.Kind, e.Severity, e.OrderID, extra)
@@ -170,7 +170,7 @@ func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exceptio
 			br.Close()
 			return fail(err)
 		}
-		if tag.RowsAffected() == 0 {
+		if !idempotency.ClaimedBy(tag) {
 			br.Close()
 			return fail(errLostRace)
 		}
@@ -214,7 +214,7 @@ func (s *Service) admit(ctx context.Context, tx pgx.Tx, e orchestration.Exceptio
 // reports created false, having written nothing, when the exception's id
 // is stored already, and errLostRace when another request holds the key.
 func (s *Service) insertTriaged(ctx context.Context, tx pgx.Tx, e orchestration.Exception, extra RecommendContext,
-	idem *Idempotency, hash []byte, out *outcome) (_ Recommendation, body []byte, created bool, err error) {
+	idem *Idempotency, out *outcome) (_ Recommendation, body []byte, created bool, err error) {
 	if out.status == StatusAutoApplied {
 		return Recommendation{}, nil, false, fmt.Errorf("insertTriaged: case %s is to be applied, which commitTx does", e.ID)
 	}
@@ -247,11 +247,6 @@ func (s *Service) insertTriaged(ctx context.Context, tx pgx.Tx, e orchestration.
 	if err != nil || !created {
 		return Recommendation{}, nil, false, err
 	}
-	var scope, key *string
-	if idem != nil {
-		scope, key = &idem.Scope, &idem.Key
-	}
-	var nKey int
 	err = tx.QueryRow(ctx, `
 		WITH c AS (
 			INSERT INTO cases (id, exception_id, kind, severity, order_id, context, status, cause, confidence, raw_score,
@@ -261,21 +256,22 @@ func (s *Service) insertTriaged(ctx context.Context, tx pgx.Tx, e orchestration.
 				$20, $21, $22, $23, $24) RETURNING id),
 		d AS (
 			INSERT INTO case_decisions (case_id, actor, decision, action, params, cause, reason, policy_version, created_at)
-			SELECT c.id, 'triage', $7, $12, $13, $8, $16, $22, $23 FROM c),
-		k AS (
-			INSERT INTO recommendation_keys (scope, key, request_hash, exception_id, status, response)
-			SELECT $25, $26, $27, $1, 200, $28 WHERE $25::text IS NOT NULL
-			ON CONFLICT DO NOTHING RETURNING 1)
-		SELECT (SELECT count(*) FROM k)::int`,
+			SELECT c.id, 'triage', $7, $12, $13, $8, $16, $22, $23 FROM c)
+		SELECT 1`,
 		e.ID, e.Kind, e.Severity, caseID, e.OrderID, extra, t.status, t.cause, t.conf, t.raw,
 		out.risks, t.action, t.params, t.effect, t.alts, t.reason, t.inputs, t.neigh, s.emb.Model(),
-		out.cls.Version, out.riskVersions(), out.policy.Version, now, out.vec != nil,
-		scope, key, hash, body).Scan(&nKey)
-	switch {
-	case err != nil:
+		out.cls.Version, out.riskVersions(), out.policy.Version, now, out.vec != nil).Scan(new(int))
+	if err != nil {
 		return Recommendation{}, nil, false, err
-	case idem != nil && nKey == 0:
-		return Recommendation{}, nil, false, errLostRace
+	}
+	if idem != nil {
+		claimed, err := idempotency.Claim(ctx, tx, idem, idempotency.Record{Status: 200, Response: body, ResourceID: e.ID})
+		if err != nil {
+			return Recommendation{}, nil, false, err
+		}
+		if !claimed {
+			return Recommendation{}, nil, false, errLostRace
+		}
 	}
 	return rec, body, true, nil
 }

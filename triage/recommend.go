@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/internal/idempotency"
 	"github.com/omnitriage/omnitriage/orchestration"
 	"github.com/omnitriage/omnitriage/rules"
 )
@@ -150,7 +152,7 @@ func recommendationOf(c Case) Recommendation {
 }
 
 // Idempotency is a client's retry key, scoped to the caller and route.
-type Idempotency = orchestration.Idempotency
+type Idempotency = idempotency.Key
 
 // RecommendResult is the answer to Recommend: the exact bytes first
 // answered for the idempotency key, and whether this is a replay.
@@ -188,10 +190,8 @@ func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency
 		}
 		return s.dryRun(ctx, e, extra)
 	}
-	var hash [32]byte
 	if idem != nil {
-		hash = idem.Hash()
-		if res, ok, err := s.replayRecommendation(ctx, idem, hash); ok || err != nil {
+		if res, ok, err := s.replayRecommendation(ctx, idem); ok || err != nil {
 			return res, err
 		}
 	}
@@ -220,12 +220,12 @@ func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency
 				return err
 			}
 			found = true
-			res, err = s.answerDuplicate(ctx, tx, id, e, actor, idem, hash[:])
+			res, err = s.answerDuplicate(ctx, tx, id, e, actor, idem)
 			return err
 		})
 		switch {
 		case errors.Is(err, errLostRace):
-			res, _, err := s.replayRecommendation(ctx, idem, hash)
+			res, _, err := s.replayRecommendation(ctx, idem)
 			return res, err
 		case err != nil:
 			return RecommendResult{}, err
@@ -244,7 +244,7 @@ func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency
 			return err
 		} else if ok {
 			dup = true
-			res, err = s.answerDuplicate(ctx, tx, id, e, actor, idem, hash[:])
+			res, err = s.answerDuplicate(ctx, tx, id, e, actor, idem)
 			return err
 		}
 		// The new case carries the problem's key for the next report.
@@ -254,7 +254,7 @@ func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency
 			}
 		}()
 		if evalErr == nil && out.status != StatusAutoApplied {
-			rec, body, created, err := s.insertTriaged(ctx, tx, e, extra, idem, hash[:], out)
+			rec, body, created, err := s.insertTriaged(ctx, tx, e, extra, idem, out)
 			if err != nil || created {
 				res.Recommendation, res.Response = rec, body
 				return err
@@ -262,7 +262,7 @@ func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency
 			// The exception's id is stored already: admit compares the
 			// two and answers with the stored case.
 		}
-		_, c, _, err := s.admit(ctx, tx, e, extra, idem, hash[:], okOutcome(out, evalErr))
+		_, c, _, err := s.admit(ctx, tx, e, extra, idem, okOutcome(out, evalErr))
 		if err != nil || evalErr != nil {
 			caseID = c.ID
 			return err
@@ -272,14 +272,13 @@ func (s *Service) Recommend(ctx context.Context, actor string, idem *Idempotency
 			return err
 		}
 		if idem != nil {
-			_, err = tx.Exec(ctx, `UPDATE recommendation_keys SET status = 200, response = $3 WHERE scope = $1 AND key = $2`,
-				idem.Scope, idem.Key, res.Response)
+			_, err = idempotency.Answer(ctx, tx, idem, http.StatusOK, res.Response)
 		}
 		return err
 	})
 	switch {
 	case errors.Is(err, errLostRace):
-		res, _, err := s.replayRecommendation(ctx, idem, hash)
+		res, _, err := s.replayRecommendation(ctx, idem)
 		return res, err
 	case err != nil:
 		return RecommendResult{}, err
@@ -299,30 +298,19 @@ var errLostRace = errors.New("idempotency key taken by a concurrent request")
 // replayRecommendation answers a key seen before: the stored bytes, or the
 // case's recommendation when the first call has not stored them (it failed
 // or is still triaging, in which case Intake waits for it).
-func (s *Service) replayRecommendation(ctx context.Context, idem *Idempotency, hash [32]byte) (RecommendResult, bool, error) {
-	var stored []byte
-	var excID uuid.UUID
-	var response []byte
-	err := s.pool.QueryRow(ctx, `SELECT request_hash, exception_id, response FROM recommendation_keys WHERE scope = $1 AND key = $2`,
-		idem.Scope, idem.Key).Scan(&stored, &excID, &response)
-	if isNoRows(err) {
-		return RecommendResult{}, false, nil
-	}
-	if err != nil {
+func (s *Service) replayRecommendation(ctx context.Context, idem *Idempotency) (RecommendResult, bool, error) {
+	stored, found, err := idempotency.Lookup(ctx, s.pool, idem)
+	if err != nil || !found {
 		return RecommendResult{}, false, err
 	}
-	if !idem.Matches(stored) {
-		return RecommendResult{}, false, fmt.Errorf("Idempotency-Key %q was used with a different request body; use a new key for a new request: %w",
-			idem.Key, derrors.Conflict)
-	}
-	if response != nil {
+	if stored.Response != nil {
 		var r Recommendation
-		if err := json.Unmarshal(response, &r); err != nil {
+		if err := json.Unmarshal(stored.Response, &r); err != nil {
 			return RecommendResult{}, false, fmt.Errorf("stored recommendation: %w", err)
 		}
-		return RecommendResult{Recommendation: r, Response: response, Replayed: true}, true, nil
+		return RecommendResult{Recommendation: r, Response: stored.Response, Replayed: true}, true, nil
 	}
-	res, err := s.answer(ctx, idem, excID, true)
+	res, err := s.answer(ctx, idem, stored.ResourceID, true)
 	return res, true, err
 }
 
@@ -342,10 +330,7 @@ func (s *Service) answer(ctx context.Context, idem *Idempotency, excID uuid.UUID
 	if idem == nil {
 		return RecommendResult{Recommendation: rec, Response: body, Replayed: replayed}, nil
 	}
-	var stored []byte
-	err = s.pool.QueryRow(ctx, `
-		UPDATE recommendation_keys SET status = 200, response = coalesce(response, $3)
-		WHERE scope = $1 AND key = $2 RETURNING response`, idem.Scope, idem.Key, body).Scan(&stored)
+	stored, err := idempotency.Answer(ctx, s.pool, idem, http.StatusOK, body)
 	if err != nil {
 		return RecommendResult{}, err
 	}

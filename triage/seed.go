@@ -25,7 +25,8 @@ type SeedReport struct {
 // has merged those that differ only in ids and numbers.
 const minSeedExamples = 5
 
-// SeedCauses writes the cause library (Library) and its examples, and
+// SeedCauses writes the cause library (Config.Library, else the embedded
+// Library) and its examples, and
 // embeds every example the embedder's model has no vector for. It is
 // idempotent: causes are updated in place, examples are keyed by their
 // text, and seed examples no longer in the library are removed (examples
@@ -33,7 +34,10 @@ const minSeedExamples = 5
 // it, or use Prepare.
 func (s *Service) SeedCauses(ctx context.Context) (_ SeedReport, err error) {
 	defer derrors.Wrap(&err, "SeedCauses")
-	lib := Library()
+	lib := s.library
+	if lib == nil {
+		lib = Library()
+	}
 	rep := SeedReport{Model: s.emb.Model(), Causes: len(lib)}
 	var causes []string
 	var hashes [][]byte

@@ -113,6 +113,9 @@ type Config struct {
 	// repeated reports of its problem (POST /v1/recommendations); 0 means
 	// 24 hours.
 	DedupeWindow time.Duration
+	// Library is the cause library SeedCauses writes (LoadLibrary); nil
+	// means the embedded one (Library).
+	Library []SeedCause
 }
 
 // Service is the triage pipeline over one database.
@@ -131,6 +134,7 @@ type Service struct {
 	minSim  float64
 	// dedupeWindow is Config.DedupeWindow.
 	dedupeWindow time.Duration
+	library      []SeedCause // Config.Library
 
 	mu      sync.RWMutex
 	indexed map[string]bool // "table model" pairs whose HNSW index exists
@@ -169,6 +173,7 @@ func NewService(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 		log: cfg.Log, now: cfg.Now, baseURL: cfg.BaseURL, vote: vote,
 		ef: orDefault(cfg.EfSearch, 40), far: orDefaultF(cfg.FarDistance, 0.5), minSim: orDefaultF(cfg.MinSimilarity, 0.65),
 		indexed: map[string]bool{}, dedupeWindow: cmp.Or(cfg.DedupeWindow, defaultDedupeWindow),
+		library: cfg.Library,
 	}
 	s.cls = untrainedClassifier(cfg.Embedder.Model())
 	return s, nil

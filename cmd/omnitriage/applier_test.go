@@ -13,8 +13,6 @@ import (
 
 	"github.com/omnitriage/omnitriage/internal/auth"
 	"github.com/omnitriage/omnitriage/orchestration"
-	"github.com/omnitriage/omnitriage/rules"
-	"github.com/omnitriage/omnitriage/triage"
 )
 
 // TestRecommendationAppliedOnceThroughCore: an orchestrator's recommendation
@@ -110,35 +108,4 @@ func doHeaders(t *testing.T, method, url, key, body string, hdr map[string]strin
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, b
-}
-
-// TestCoreApplierValidate: the core applier refuses, before applying
-// anything, the fixes it has no order or no command for, and accepts one it
-// can carry out.
-func TestCoreApplierValidate(t *testing.T) {
-	order := uuid.New()
-	tests := []struct {
-		name    string
-		cmd     triage.Command
-		wantErr string
-	}{
-		{"no order", triage.Command{Action: rules.ActionNotify}, "notify needs an order"},
-		{"no command", triage.Command{OrderID: &order, Action: "teleport"}, `no command for "teleport"`},
-		{"retry of an unknown step", triage.Command{OrderID: &order, Action: rules.ActionRetry, Params: map[string]any{"step": "dance"}},
-			`no core step to retry for "dance"`},
-		{"refund without its return", triage.Command{OrderID: &order, Action: rules.ActionRefund}, "needs the return"},
-		{"refund of a bad return id", triage.Command{OrderID: &order, Action: rules.ActionRefund, Params: map[string]any{"return_id": "r-1"}},
-			`return id "r-1"`},
-		{"hold", triage.Command{OrderID: &order, Action: rules.ActionHold}, ""},
-		{"retry of the carrier booking", triage.Command{OrderID: &order, Action: rules.ActionRetry, Params: map[string]any{"step": "carrier.ship"}}, ""},
-	}
-	for _, tt := range tests {
-		err := coreApplier{}.Validate(tt.cmd)
-		switch {
-		case tt.wantErr == "" && err != nil:
-			t.Errorf("%s: Validate = %v, want nil", tt.name, err)
-		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-			t.Errorf("%s: Validate = %v, want an error containing %q", tt.name, err, tt.wantErr)
-		}
-	}
 }

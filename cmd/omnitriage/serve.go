@@ -129,9 +129,14 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 			return nil, fmt.Errorf("EMBEDDING_URL: %w", err)
 		}
 	}
+	// The cause library is checked here, before anything is seeded.
+	lib, err := triage.LoadLibrary(cfg.CauseLibraryFile)
+	if err != nil {
+		return nil, err
+	}
 	// Triage applies fixes through the core's commands, exactly once each.
 	tri, err = triage.NewService(pool, triage.Config{Core: a.orch, Embedder: emb, Policy: func() *rules.Policy { return a.policy },
-		Log: log, BaseURL: cfg.BaseURL, Applier: coreApplier{orch: a.orch}})
+		Log: log, BaseURL: cfg.BaseURL, Applier: triage.CoreApplier{Orch: a.orch}, Library: lib})
 	if err != nil {
 		return nil, err
 	}

@@ -123,8 +123,12 @@ func openTriage(ctx context.Context, env *environment) (*triage.Service, func(),
 	if err != nil {
 		return fail(err)
 	}
+	lib, err := triage.LoadLibrary(cfg.CauseLibraryFile)
+	if err != nil {
+		return fail(err)
+	}
 	tri, err := triage.NewService(pool, triage.Config{Core: core, Embedder: models.NewLocalEmbedder(cfg.EmbeddingDim),
-		Policy: policy, Log: log, BaseURL: cfg.BaseURL})
+		Policy: policy, Log: log, BaseURL: cfg.BaseURL, Library: lib})
 	if err != nil {
 		return fail(err)
 	}

@@ -44,6 +44,8 @@ type Config struct {
 	RescueAfter   time.Duration // JOB_RESCUE_AFTER: a job running longer is taken as its process's death and run again
 	SLAEvery      time.Duration // SLA_EVERY: how often overdue review cases are escalated
 	SLAWebhookURL string        // SLA_WEBHOOK_URL: told of each escalated case, signed with ADAPTER_SECRET
+
+	CauseLibraryFile string // CAUSE_LIBRARY_FILE: causes YAML added to (or replacing) the built-in cause library
 }
 
 // MaxJobTimeout is the longest any background job may run (the
@@ -84,6 +86,7 @@ var Vars = []Var{
 	{"JOB_RESCUE_AFTER", "90s", "a job still running after this long is taken to have died with its process (kill -9, crash) and is run again; must exceed the longest job timeout (60s)."},
 	{"SLA_EVERY", "1m", "how often the SLA job escalates review cases past their first-response target (River's leader runs it)."},
 	{"SLA_WEBHOOK_URL", "", "when set, POSTed a signed JSON event (HMAC with ADAPTER_SECRET, as the adapters sign) once per escalated review case."},
+	{"CAUSE_LIBRARY_FILE", "", "cause library YAML (the shape of triage/causes.yaml) whose causes are added to the built-in library, replacing any with the same code; checked at start."},
 }
 
 // Load reads the configuration from getenv (os.Getenv when nil) and validates it.
@@ -148,6 +151,8 @@ func Load(getenv func(string) string) (Config, error) {
 		RescueAfter:    dur("JOB_RESCUE_AFTER"),
 		SLAEvery:       dur("SLA_EVERY"),
 		SLAWebhookURL:  get("SLA_WEBHOOK_URL"),
+
+		CauseLibraryFile: get("CAUSE_LIBRARY_FILE"),
 	}
 	if f, err := strconv.ParseFloat(get("DEMO_TIME_SCALE"), 64); err != nil || !(f >= 1 && f <= 1e6) {
 		bad("DEMO_TIME_SCALE", "want a number from 1 (real time) to 1000000, such as 2880 (a day in 30 seconds)")

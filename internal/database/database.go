@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,9 +37,16 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 	}
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		// The vector type exists only once migrations ran; tolerate its absence
-		// so that `migrate up` itself can connect.
-		if err := pgxvec.RegisterTypes(ctx, c); err != nil && !isUndefinedType(err) {
+		// so that `migrate up` itself can connect. Ask the catalog first
+		// rather than read pgvector-go's error text.
+		var hasVector bool
+		if err := c.QueryRow(ctx, `SELECT to_regtype('vector') IS NOT NULL`).Scan(&hasVector); err != nil {
 			return err
+		}
+		if hasVector {
+			if err := pgxvec.RegisterTypes(ctx, c); err != nil {
+				return err
+			}
 		}
 		RegisterUUID(c.TypeMap())
 		return nil
@@ -56,11 +62,6 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 		return nil, fmt.Errorf("database at %s does not answer (is it running? is DATABASE_URL right?): %w", cfg.ConnConfig.Host, err)
 	}
 	return pool, nil
-}
-
-func isUndefinedType(err error) bool {
-	// pgvector-go reports a missing type as "vector type not found in the database".
-	return err != nil && (strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "does not exist"))
 }
 
 // provider builds the goose provider over a database/sql view of pool.

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/pgvector/pgvector-go"
+
 	"github.com/omnitriage/omnitriage/internal/database"
 	"github.com/omnitriage/omnitriage/internal/database/dbtest"
 )
@@ -79,5 +81,40 @@ func TestPgvectorHNSW(t *testing.T) {
 	}
 	if _, err := pool.Exec(ctx, `CREATE TABLE hnsw_probe (v vector(3)); CREATE INDEX ON hnsw_probe USING hnsw (v vector_cosine_ops)`); err != nil {
 		t.Fatalf("creating an HNSW index: %v", err)
+	}
+}
+
+// TestOpenWithoutVector pins that Open connects to a database that has no
+// vector type yet (before `migrate up`) and registers the type once it
+// exists, asking the catalog instead of reading pgvector-go's error text.
+func TestOpenWithoutVector(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewURL(t)
+	log := slog.New(slog.DiscardHandler)
+	pool, err := database.Open(ctx, url, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := database.MigrateDown(ctx, pool, 0, log); err != nil {
+		t.Fatalf("MigrateDown(0) = %v", err)
+	}
+	pool.Close()
+	bare, err := database.Open(ctx, url, 2)
+	if err != nil {
+		t.Fatalf("Open on a database without the vector type = %v, want nil", err)
+	}
+	if err := database.MigrateUp(ctx, bare, log); err != nil {
+		t.Fatalf("MigrateUp = %v", err)
+	}
+	bare.Close()
+	pool, err = database.Open(ctx, url, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var v pgvector.Vector
+	if err := pool.QueryRow(ctx, `SELECT '[1,2,3]'::vector`).Scan(&v); err != nil || len(v.Slice()) != 3 {
+		t.Errorf("scanning a vector after migrate up = %v, %v; want [1 2 3]", v, err)
 	}
 }
