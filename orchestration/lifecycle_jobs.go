@@ -29,6 +29,7 @@ func (s *Service) RegisterWorkers(w *river.Workers) {
 	river.AddWorker(w, &notifyWorker{s: s})
 	river.AddWorker(w, &voidWorker{s: s})
 	river.AddWorker(w, &sweepWorker{s: s})
+	river.AddWorker(w, &expireHoldsWorker{s: s})
 	s.registerReturnWorkers(w)
 }
 

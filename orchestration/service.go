@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/internal/jobs"
 	"github.com/omnitriage/omnitriage/orchestration/adapter"
 	"github.com/omnitriage/omnitriage/rules"
 )
@@ -37,6 +38,7 @@ type Service struct {
 	pickPack      time.Duration
 	scale         float64
 	maxJobTimeout time.Duration
+	holdExpiry    jobs.Schedule
 
 	mu        sync.RWMutex
 	locations map[int64]Location // active and inactive, by id
@@ -73,6 +75,9 @@ type Config struct {
 	// them. River rescues a job only after its timeout, so tests that kill
 	// workers set it short.
 	MaxJobTimeout time.Duration
+	// HoldExpiry is when the leader's job ends the holds whose time is up;
+	// unset means every 15 seconds.
+	HoldExpiry jobs.Schedule
 }
 
 // NewService returns the orchestration core over pool.
@@ -91,7 +96,7 @@ func NewService(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 	}
 	return &Service{pool: pool, log: cfg.Log, now: cfg.Now, policy: cfg.Policy, hook: cfg.OnException, sys: cfg.Systems,
 		trackInterval: cfg.TrackEvery, cancelWindow: cfg.CancelWindow, pickPack: cfg.PickPack, scale: cfg.TimeScale,
-		maxJobTimeout: cfg.MaxJobTimeout}, nil
+		maxJobTimeout: cfg.MaxJobTimeout, holdExpiry: cfg.HoldExpiry.Or(defaultHoldExpiry)}, nil
 }
 
 // network returns the cached locations and channels, reloading them when

@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+
+	"github.com/omnitriage/omnitriage/internal/jobs"
 )
 
 // SweepArgs looks for what went wrong by not happening: stock relied on but
@@ -23,12 +25,12 @@ func (SweepArgs) Kind() string { return "exception_sweep" }
 const sweepBatch = 500
 
 // PeriodicJobs lists the jobs River's leader runs on a schedule: the sweep,
-// as often as shipments are tracked (TrackEvery) and once at start.
+// as often as shipments are tracked (TrackEvery), and the hold expiry
+// (Config.HoldExpiry), each also once at start.
 func (s *Service) PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{
-		river.NewPeriodicJob(river.PeriodicInterval(s.sweepEvery()),
-			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
-			&river.PeriodicJobOpts{ID: SweepArgs{}.Kind(), RunOnStart: true}),
+		jobs.Periodic(jobs.Every(s.sweepEvery()), SweepArgs{}),
+		jobs.Periodic(s.holdExpiry, ExpireHoldsArgs{}),
 	}
 }
 

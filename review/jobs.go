@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/omnitriage/omnitriage/internal/jobs"
 )
 
 // PurgeArgs is the periodic job that deletes expired sessions and old
@@ -44,8 +46,6 @@ func (s *Server) RegisterWorkers(w *river.Workers) {
 // PeriodicJobs lists the jobs River's leader runs for the review package.
 func (s *Server) PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{
-		river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
-			func() (river.JobArgs, *river.InsertOpts) { return PurgeArgs{}, nil },
-			&river.PeriodicJobOpts{ID: PurgeArgs{}.Kind(), RunOnStart: true}),
+		jobs.Periodic(jobs.Every(10*time.Minute), PurgeArgs{}),
 	}
 }

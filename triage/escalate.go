@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/internal/jobs"
 	"github.com/omnitriage/omnitriage/orchestration/adapter"
 )
 
@@ -67,9 +68,7 @@ func (e *Escalator) RegisterWorkers(w *river.Workers) {
 // job, every Every and once at start.
 func (e *Escalator) PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{
-		river.NewPeriodicJob(river.PeriodicInterval(e.cfg.Every),
-			func() (river.JobArgs, *river.InsertOpts) { return EscalateArgs{}, nil },
-			&river.PeriodicJobOpts{ID: EscalateArgs{}.Kind(), RunOnStart: true}),
+		jobs.Periodic(jobs.Every(e.cfg.Every), EscalateArgs{}),
 	}
 }
 

@@ -19,10 +19,14 @@ import (
 // Enqueue gives exception e a case waiting for triage, in the transaction
 // that writes e. It has the shape of orchestration.ExceptionHook: cmd
 // wires it there so every exception the core raises becomes exactly one
-// case, atomically; TriageOpen (or Run) then triages it.
+// case, atomically, with the job that triages it (TriageArgs) in the same
+// transaction; the sweep of open cases retries a triage that failed.
 func (s *Service) Enqueue(ctx context.Context, tx pgx.Tx, e orchestration.Exception) error {
-	_, err := insertOpenCase(ctx, tx, e, RecommendContext{})
-	return err
+	created, err := insertOpenCase(ctx, tx, e, RecommendContext{})
+	if err != nil || !created {
+		return err
+	}
+	return enqueueTriage(ctx, tx, e.ID)
 }
 
 // Intake triages an exception: it loads the exception and its context,

@@ -42,7 +42,7 @@ func (s *Service) TriageOpen(ctx context.Context, limit int) (n int, err error) 
 
 // StoreVectors stores, with the service's model, the vectors of up to
 // limit cases that triage marked (vector_pending), oldest first, and
-// returns how many cases it took. Triage leaves this to the worker so that
+// returns how many cases it took. Triage leaves this to the vector job so that
 // no request waits while a new vector is linked into the HNSW graph; the
 // case keeps the text that was embedded, and the local embedder gives the
 // same vector again.
@@ -89,8 +89,8 @@ func (s *Service) storePending(ctx context.Context, limit, pace int) (n int, err
 
 // EmbedExceptions embeds, with the service's model, up to limit triaged
 // exceptions that have no vector for it (their cases keep the text that
-// was embedded), and returns how many it took. Run calls it, so switching
-// the embedding model re-embeds the history in the background.
+// was embedded), and returns how many it took. The retrain job calls it, so
+// switching the embedding model re-embeds the history in the background.
 func (s *Service) EmbedExceptions(ctx context.Context, limit int) (n int, err error) {
 	model := s.emb.Model()
 	defer derrors.Wrap(&err, "EmbedExceptions(%q, %d)", model, limit)
@@ -191,82 +191,39 @@ func (s *Service) storeVectors(ctx context.Context, excIDs []uuid.UUID, texts []
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
 }
 
-// retrainEvery is how often Run checks whether reviews added examples
-// since the calibration in force was fitted.
+// retrainEvery is how often, by default, the retrain job checks whether
+// reviews added examples since the calibration in force was fitted.
 const retrainEvery = 10 * time.Minute
-
-// Run does triage's background work until ctx ends: every interval it
-// triages the open cases that are due; five times as often it stores the
-// vectors triage left to it, in small batches so that linking them into
-// the HNSW graph never takes the CPU from requests for long; at start and
-// every ten minutes it embeds the history the model has no vectors for (a
-// new model's backfill) and refits the calibration when reviews have added
-// examples.
-func (s *Service) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	vt := time.NewTicker(max(every/5, 10*time.Millisecond))
-	defer vt.Stop()
-	lastFit, first := s.now(), true
-	for {
-		for {
-			n, err := s.TriageOpen(ctx, 100)
-			if err != nil && ctx.Err() == nil {
-				s.log.Error("triaging open cases", "err", err)
-			}
-			if n < 100 {
-				break
-			}
-		}
-		s.storeAllVectors(ctx)
-		for first || s.now().Sub(lastFit) >= retrainEvery {
-			n, err := s.EmbedExceptions(ctx, 500)
-			if err != nil && ctx.Err() == nil {
-				s.log.Error("embedding exceptions", "err", err)
-			}
-			if n < 500 {
-				break
-			}
-		}
-		first = false
-		if s.now().Sub(lastFit) >= retrainEvery {
-			lastFit = s.now()
-			if err := s.refit(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("refitting the classifier's calibration", "err", err)
-			}
-		}
-	wait:
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-vt.C:
-				s.storeAllVectors(ctx)
-			case <-t.C:
-				break wait
-			}
-		}
-	}
-}
 
 // storeAllVectors stores vectors until no case is waiting for its vector:
 // at the steady pace, or the faster one while full batches are waiting.
-func (s *Service) storeAllVectors(ctx context.Context) {
+func (s *Service) storeAllVectors(ctx context.Context) error {
 	const batch = 100
 	pace := paceSteady
 	for ctx.Err() == nil {
 		n, err := s.storePending(ctx, batch, pace)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("storing exception vectors", "err", err)
-			}
-			return
-		}
-		if n < batch {
-			return
+		if err != nil || n < batch {
+			return err
 		}
 		pace = paceBacklog
 	}
+	return ctx.Err()
+}
+
+// reload loads the library vocabulary again, and the newest calibration
+// of the model when it is not the one in force (another process fitted it).
+func (s *Service) reload(ctx context.Context) error {
+	if err := s.loadVocabulary(ctx); err != nil {
+		return err
+	}
+	var version string
+	err := s.pool.QueryRow(ctx, `SELECT coalesce((SELECT version FROM classifier_calibrations WHERE model = $1 ORDER BY id DESC LIMIT 1), '')`,
+		s.emb.Model()).Scan(&version)
+	if err != nil || version == "" || version == s.ClassifierVersion() {
+		return err
+	}
+	_, err = s.LoadClassifier(ctx)
+	return err
 }
 
 // refit fits the calibration again when no stored calibration was fitted

@@ -106,6 +106,11 @@ func runBenchRecommend(ctx context.Context, env *environment, args []string) err
 		return err
 	}
 	indexTime := time.Since(t0)
+	// The job workers store the answered requests' vectors (and run the
+	// leader's other periodic jobs), as in serve.
+	if err := a.startJobs(ctx); err != nil {
+		return err
+	}
 
 	base, key, stop, err := serveBench(ctx, a)
 	if err != nil {

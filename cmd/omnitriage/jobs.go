@@ -18,8 +18,10 @@ import (
 
 	"github.com/omnitriage/omnitriage/internal/config"
 	"github.com/omnitriage/omnitriage/internal/derrors"
+	"github.com/omnitriage/omnitriage/internal/jobs"
 	"github.com/omnitriage/omnitriage/internal/web"
 	"github.com/omnitriage/omnitriage/orchestration/adapter"
+	"github.com/omnitriage/omnitriage/triage"
 )
 
 // buildSystems returns the outside systems the configuration asks for: the
@@ -66,18 +68,34 @@ func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 	return time.Now().Add(d + jitter)
 }
 
-// initJobs builds the River client with every package's workers and the
-// leader's periodic jobs (the core's and periodic). It runs the workers only
-// with WORKERS > 0.
-func (a *app) initJobs(periodic []*river.PeriodicJob, registrars ...func(*river.Workers)) error {
+// backgroundJobs lists every package's background work (jobs.Jobs): the
+// one place a package's workers and periodic jobs are wired in. A new
+// package with jobs adds a line here.
+func (a *app) backgroundJobs(tri *triage.Service) []jobs.Jobs {
+	cfg := a.cfg
+	return []jobs.Jobs{
+		a.orch, // the order lifecycle; the sweep and the hold expiry
+		triage.NewJobs(tri, triage.JobsConfig{SweepOpen: cfg.TriageSweepEvery, Vectors: cfg.VectorEvery, Retrain: cfg.RetrainEvery}),
+		triage.NewEscalator(tri, triage.EscalationConfig{Every: cfg.SLAEvery, WebhookURL: cfg.SLAWebhookURL,
+			Secret: []byte(cfg.AdapterSecret)}), // the SLA job
+		a.review, // the purge of sessions and sign-in failures
+	}
+}
+
+// initJobs builds the River client with every hook's workers and periodic
+// jobs; only the elected leader runs the periodic ones. It runs the
+// workers, and takes part in the election, only with WORKERS > 0
+// (startJobs): an API-only process runs no background work.
+func (a *app) initJobs(hooks ...jobs.Jobs) error {
 	workers := river.NewWorkers()
-	a.orch.RegisterWorkers(workers)
-	for _, r := range registrars {
-		r(workers)
+	var periodic []*river.PeriodicJob
+	for _, h := range hooks {
+		h.RegisterWorkers(workers)
+		periodic = append(periodic, h.PeriodicJobs()...)
 	}
 	rc := &river.Config{
 		Workers:           workers,
-		PeriodicJobs:      append(append(a.orch.PeriodicJobs(), a.review.PeriodicJobs()...), periodic...), // run by the leader only
+		PeriodicJobs:      periodic, // run by the leader only
 		RetryPolicy:       retryPolicy{},
 		FetchPollInterval: 200 * time.Millisecond,
 		Logger:            slog.New(slog.DiscardHandler),

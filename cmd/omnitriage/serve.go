@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
-	"github.com/robfig/cron/v3"
 
 	"github.com/omnitriage/omnitriage/internal/auth"
 	"github.com/omnitriage/omnitriage/internal/config"
@@ -92,6 +91,7 @@ type app struct {
 	orch    *orchestration.Service
 	jobs    *river.Client[pgx.Tx]
 	review  *review.Server
+	calls   *orchestration.CallCounter
 	errs    web.Errors
 	router  chi.Router
 	closers []func()
@@ -112,12 +112,13 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	if err != nil {
 		return nil, err
 	}
+	systems = a.countCalls(systems) // for the API failure rate
 	// Every exception the core raises gets its triage case in the same
 	// transaction; tri is set below, before anything can raise one.
 	var tri *triage.Service
 	a.orch, err = orchestration.NewService(pool, orchestration.Config{Log: log, Policy: func() *rules.Policy { return a.policy },
 		Systems: systems, TrackEvery: cfg.TrackEvery,
-		CancelWindow: cfg.CancelWindow, PickPack: cfg.PickPack, TimeScale: cfg.TimeScale,
+		CancelWindow: cfg.CancelWindow, PickPack: cfg.PickPack, TimeScale: cfg.TimeScale, HoldExpiry: cfg.HoldExpiryEvery,
 		OnException: func(ctx context.Context, tx pgx.Tx, e orchestration.Exception) error { return tri.Enqueue(ctx, tx, e) }})
 	if err != nil {
 		return nil, err
@@ -151,10 +152,7 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	if err := a.initReview(context.Background(), tri); err != nil {
 		return nil, err
 	}
-	// The SLA job escalates overdue review cases on River's leader.
-	sla := triage.NewEscalator(tri, triage.EscalationConfig{Every: cfg.SLAEvery, WebhookURL: cfg.SLAWebhookURL,
-		Secret: []byte(cfg.AdapterSecret)})
-	if err := a.initJobs(sla.PeriodicJobs(), a.review.RegisterWorkers, sla.RegisterWorkers); err != nil {
+	if err := a.initJobs(a.backgroundJobs(tri)...); err != nil {
 		return nil, err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -171,14 +169,14 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 		return fmt.Errorf("%s is not allowed on %s: %w", r.Method, r.URL.Path, derrors.MethodNotAllowed)
 	}))
 	r.Get("/openapi.json", a.handleOpenAPI)
-	r.Get("/healthz", a.handleHealthz)
-	r.Get("/readyz", a.handleReadyz)
+	r.Get("/healthz", a.errs.H(a.handleHealthz))
+	r.Get("/readyz", a.errs.H(a.handleReadyz))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	a.review.Routes(r) // the people's pages: /login, /review, /static, …
 
 	guard := auth.Middleware{Auth: a.keys, Render: a.errs.Render}
 	r.Route("/v1", func(v1 chi.Router) {
-		v1.Use(limitBody(cfg.MaxBodyBytes))
+		v1.Use(a.limitBody(cfg.MaxBodyBytes))
 		v1.With(guard.Require(auth.Roles...)).Get("/whoami", a.errs.H(a.handleWhoami))
 		v1.With(guard.Require(auth.Admin)).Get("/apikeys", a.errs.H(a.handleListKeys))
 		oh := orchestration.NewHandlers(a.orch, a.errs, guard, cfg.MaxBodyBytes)
@@ -189,12 +187,6 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 		v1.With(guard.Require(auth.Admin)).Post("/jobs/{id}/retry", a.errs.H(a.handleRetryJob))
 	})
 	a.router = r
-	if cfg.Workers > 0 { // triage the exceptions the core raised and reports left open
-		tctx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); tri.Run(tctx, 5*time.Second) }()
-		a.closers = append(a.closers, func() { stop(); <-done })
-	}
 	return a, nil
 }
 
@@ -210,27 +202,15 @@ func loadPolicy(cfg config.Config) (*rules.Policy, error) {
 	return p, nil
 }
 
-// startBackground runs the periodic work: expiring holds.
+// startBackground starts what each process keeps up to date for itself:
+// the listener for revoked keys. Work for the whole service is River's
+// (initJobs).
 func (a *app) startBackground(ctx context.Context) error {
 	stopKeys, err := a.keys.StartListener(ctx, a.log)
 	if err != nil {
 		return err
 	}
 	a.closers = append(a.closers, stopKeys)
-	c := cron.New(cron.WithLogger(cron.DiscardLogger))
-	_, err = c.AddFunc("@every 15s", func() {
-		n, err := a.orch.ExpireHolds(ctx, 1000)
-		if err != nil {
-			a.log.Error("expiring holds", "err", err)
-		} else if n > 0 {
-			a.log.Info("expired holds", "count", n)
-		}
-	})
-	if err != nil {
-		return err
-	}
-	c.Start()
-	a.closers = append(a.closers, func() { <-c.Stop().Done() })
 	return nil
 }
 
@@ -270,13 +250,13 @@ func (a *app) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-func limitBody(max int64) func(http.Handler) http.Handler {
+// limitBody refuses a body declared over max bytes, through the shared
+// problem+json renderer, and cuts off one that grows past it.
+func (a *app) limitBody(max int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > max {
-				web.WriteProblem(w, web.Problem{Type: "about:blank", Title: "Request Entity Too Large",
-					Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("request body over %d bytes", max),
-					RequestID: middleware.GetReqID(r.Context())})
+				a.errs.Render(w, r, fmt.Errorf("request body over %d bytes: %w", max, derrors.TooLarge))
 				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, max)
@@ -285,21 +265,23 @@ func limitBody(max int64) func(http.Handler) http.Handler {
 	}
 }
 
-func (a *app) handleHealthz(w http.ResponseWriter, r *http.Request) {
+func (a *app) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintln(w, "ok")
+	_, err := fmt.Fprintln(w, "ok")
+	return err
 }
 
-func (a *app) handleReadyz(w http.ResponseWriter, r *http.Request) {
+// handleReadyz answers ready when the database answers and its schema is at
+// the binary's migrations, and 503 (problem+json) saying why not otherwise.
+func (a *app) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := database.AtHead(ctx, a.pool); err != nil {
-		web.WriteProblem(w, web.Problem{Type: "about:blank", Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
-			Detail: err.Error(), RequestID: middleware.GetReqID(r.Context())})
-		return
+		return fmt.Errorf("%s: %w", derrors.Plain(err), derrors.Unavailable)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintln(w, "ready")
+	_, err := fmt.Fprintln(w, "ready")
+	return err
 }
 
 func (a *app) handleWhoami(w http.ResponseWriter, r *http.Request) error {

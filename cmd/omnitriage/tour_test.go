@@ -135,4 +135,18 @@ func TestREADMETour(t *testing.T) {
 		call("GET", "/v1/returns/"+ret.ID, support, "", 200, &ret)
 		return ret.Status == orchestration.ReturnRefunded
 	})
+
+	// serve counts the outside calls the tour made, for the API failure rate.
+	waitFor("counted payment calls", 30*time.Second, func() bool {
+		m, err := a.orch.ProcessMetrics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range m.APIFailures {
+			if e.Endpoint == "payment/authorize" && e.Calls >= 1 && e.FailureRate != nil {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/omnitriage/omnitriage/internal/jobs"
 )
 
 // Config is everything the binary can be told through its environment.
@@ -46,6 +48,12 @@ type Config struct {
 	SLAWebhookURL string        // SLA_WEBHOOK_URL: told of each escalated case, signed with ADAPTER_SECRET
 
 	CauseLibraryFile string // CAUSE_LIBRARY_FILE: causes YAML added to (or replacing) the built-in cause library
+	// Schedules of the leader's periodic jobs: a duration or a cron expression.
+	HoldExpiryEvery  jobs.Schedule // HOLD_EXPIRY_EVERY: ending holds whose time is up
+	TriageSweepEvery jobs.Schedule // TRIAGE_SWEEP_EVERY: triaging open cases that are due (failed, left open)
+	VectorEvery      jobs.Schedule // VECTOR_EVERY: storing the vectors triage left pending
+	RetrainEvery     jobs.Schedule // RETRAIN_EVERY: embedding missing history, refitting the calibration
+	CallFlushEvery   time.Duration // CALL_FLUSH_EVERY: writing this process's outside-call counts
 }
 
 // MaxJobTimeout is the longest any background job may run (the
@@ -87,6 +95,11 @@ var Vars = []Var{
 	{"SLA_EVERY", "1m", "how often the SLA job escalates review cases past their first-response target (River's leader runs it)."},
 	{"SLA_WEBHOOK_URL", "", "when set, POSTed a signed JSON event (HMAC with ADAPTER_SECRET, as the adapters sign) once per escalated review case."},
 	{"CAUSE_LIBRARY_FILE", "", "cause library YAML (the shape of triage/causes.yaml) whose causes are added to the built-in library, replacing any with the same code; checked at start."},
+	{"HOLD_EXPIRY_EVERY", "15s", "when the leader's job ends the holds whose time is up: a duration (run at its multiples) or a cron expression such as `*/5 * * * *`."},
+	{"TRIAGE_SWEEP_EVERY", "5s", "when the leader's job triages the open cases that are due (a failed triage's retry, a report left open); new exceptions are triaged at once, by a job raised with them. A duration or a cron expression."},
+	{"VECTOR_EVERY", "1s", "when the leader's job stores the vectors triage left pending, paced so it takes at most about a quarter of a core. A duration or a cron expression."},
+	{"RETRAIN_EVERY", "10m", "when the leader's job embeds the history the embedding model has no vectors for and refits the classifier's calibration if reviews added examples; each worker process reloads the newest calibration as often. A duration or a cron expression."},
+	{"CALL_FLUSH_EVERY", "5s", "how often each process writes its counts of outside-system calls (the API failure rate of GET /v1/metrics/process)."},
 }
 
 // Load reads the configuration from getenv (os.Getenv when nil) and validates it.
@@ -154,6 +167,16 @@ func Load(getenv func(string) string) (Config, error) {
 
 		CauseLibraryFile: get("CAUSE_LIBRARY_FILE"),
 	}
+	sched := func(name string) jobs.Schedule {
+		s, err := jobs.Parse(get(name))
+		if err != nil {
+			bad(name, "want a duration such as 15s or a cron expression such as */5 * * * *")
+		}
+		return s
+	}
+	c.HoldExpiryEvery, c.TriageSweepEvery = sched("HOLD_EXPIRY_EVERY"), sched("TRIAGE_SWEEP_EVERY")
+	c.VectorEvery, c.RetrainEvery = sched("VECTOR_EVERY"), sched("RETRAIN_EVERY")
+	c.CallFlushEvery = dur("CALL_FLUSH_EVERY")
 	if f, err := strconv.ParseFloat(get("DEMO_TIME_SCALE"), 64); err != nil || !(f >= 1 && f <= 1e6) {
 		bad("DEMO_TIME_SCALE", "want a number from 1 (real time) to 1000000, such as 2880 (a day in 30 seconds)")
 	} else {
