@@ -14,14 +14,6 @@ import (
 	"github.com/omnitriage/omnitriage/internal/derrors"
 )
 
-// Exception statuses.
-const (
-	ExceptionOpen      = "open"
-	ExceptionTriaged   = "triaged"
-	ExceptionResolved  = "resolved"
-	ExceptionDismissed = "dismissed"
-)
-
 // insertExceptionSQL is the one statement that writes an exception, for
 // the core's own and for those outside systems report through triage. An
 // id stored already is left as it is.
