@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // Config is everything the binary can be told through its environment.
@@ -44,6 +46,9 @@ type Config struct {
 	RescueAfter   time.Duration // JOB_RESCUE_AFTER: a job running longer is taken as its process's death and run again
 	SLAEvery      time.Duration // SLA_EVERY: how often overdue review cases are escalated
 	SLAWebhookURL string        // SLA_WEBHOOK_URL: told of each escalated case, signed with ADAPTER_SECRET
+
+	ClusterWindow   time.Duration // CLUSTER_WINDOW: how far back a clustering run reads exceptions
+	ClusterSchedule string        // CLUSTER_SCHEDULE: cron expression of the leader's full clustering run
 }
 
 // MaxJobTimeout is the longest any background job may run (the
@@ -84,6 +89,8 @@ var Vars = []Var{
 	{"JOB_RESCUE_AFTER", "90s", "a job still running after this long is taken to have died with its process (kill -9, crash) and is run again; must exceed the longest job timeout (60s)."},
 	{"SLA_EVERY", "1m", "how often the SLA job escalates review cases past their first-response target (River's leader runs it)."},
 	{"SLA_WEBHOOK_URL", "", "when set, POSTed a signed JSON event (HMAC with ADAPTER_SECRET, as the adapters sign) once per escalated review case."},
+	{"CLUSTER_WINDOW", "336h", "how far back a root-cause clustering run reads exceptions (336h: 14 days)."},
+	{"CLUSTER_SCHEDULE", "@hourly", "cron expression (five fields, or @hourly, @every 30m) of the full clustering run River's leader makes; `omnitriage cluster` and the /clusters page run one on demand."},
 }
 
 // Load reads the configuration from getenv (os.Getenv when nil) and validates it.
@@ -148,6 +155,12 @@ func Load(getenv func(string) string) (Config, error) {
 		RescueAfter:    dur("JOB_RESCUE_AFTER"),
 		SLAEvery:       dur("SLA_EVERY"),
 		SLAWebhookURL:  get("SLA_WEBHOOK_URL"),
+
+		ClusterWindow:   dur("CLUSTER_WINDOW"),
+		ClusterSchedule: get("CLUSTER_SCHEDULE"),
+	}
+	if _, err := cron.ParseStandard(c.ClusterSchedule); err != nil {
+		bad("CLUSTER_SCHEDULE", "want a cron expression such as \"0 * * * *\", @hourly or \"@every 30m\": %v", err)
 	}
 	if f, err := strconv.ParseFloat(get("DEMO_TIME_SCALE"), 64); err != nil || !(f >= 1 && f <= 1e6) {
 		bad("DEMO_TIME_SCALE", "want a number from 1 (real time) to 1000000, such as 2880 (a day in 30 seconds)")
