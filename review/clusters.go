@@ -158,10 +158,10 @@ type clusterPage struct {
 	Breakdowns                []breakdown
 	AutoShare, ManualShare    string
 	// Open counts the members neither triage nor a person has resolved.
-	Open int
-	Minutes                   string
-	Today                     string
-	CanEdit                   bool
+	Open    int
+	Minutes string
+	Today   string
+	CanEdit bool
 }
 
 var breakdownTitles = map[string]string{"sku": "Top SKUs", "location": "Top locations", "carrier": "Top carriers",
