@@ -415,7 +415,9 @@ func (c *Clusterer) write(ctx context.Context, tx pgx.Tx, sum RunSummary, since 
 		return sum, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO cluster_members (exception_id, cluster_id, occurred_at, run_id, assigned_at)
-		SELECT exception_id, cluster_id, occurred_at, $1, $2 FROM run_members
+		SELECT r.exception_id, r.cluster_id, r.occurred_at, $1, $2 FROM run_members r
+		LEFT JOIN cluster_members m ON m.exception_id = r.exception_id
+		WHERE m.cluster_id IS DISTINCT FROM r.cluster_id -- unchanged members are not written again
 		ON CONFLICT (exception_id) DO UPDATE SET cluster_id = excluded.cluster_id, run_id = excluded.run_id, assigned_at = excluded.assigned_at
 		WHERE cluster_members.cluster_id IS DISTINCT FROM excluded.cluster_id`, sum.RunID, now); err != nil {
 		return sum, err
