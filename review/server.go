@@ -55,6 +55,8 @@ type Config struct {
 	SessionLifetime time.Duration
 	// Limits bound password guessing.
 	Limits LoginLimits
+	// Clusters serves the root-cause cluster pages; nil leaves them out.
+	Clusters *triage.Clusterer
 }
 
 // Server is the review web app: its templates, assets, sessions and handlers.
@@ -151,6 +153,7 @@ func (s *Server) Routes(r chi.Router) {
 		s.registerLoginRoutes(r)
 		s.registerAdminRoutes(r)
 		s.registerQueueRoutes(r)
+		s.registerClusterRoutes(r)
 	})
 }
 

@@ -317,6 +317,9 @@ func (s *Service) commitTx(ctx context.Context, tx pgx.Tx, caseID uuid.UUID, exc
 			t.result = &res
 		}
 	}
+	if err := s.assignCluster(ctx, tx, exc.ID, exc.Kind, exc.Code, exc.Endpoint, exc.Message, exc.OccurredAt); err != nil {
+		return Case{}, err
+	}
 	now := s.now()
 	b := &pgx.Batch{}
 	b.Queue(`

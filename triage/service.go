@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -143,6 +144,9 @@ type Service struct {
 	causes  map[string]Cause
 	vocab   map[string]bool // the library's content words (loadVocabulary)
 	kinds   sync.Map        // "model kind" pairs that have examples
+	// clusterer, once NewClusterer attached one, places each exception
+	// triage commits in its root-cause cluster.
+	clusterer atomic.Pointer[Clusterer]
 }
 
 // NewService returns a triage service over pool. It does no I/O; call

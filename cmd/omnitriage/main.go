@@ -49,6 +49,7 @@ func commands() map[string]command {
 		"rules":           {"check a policy file, or replay recent cases under it (check|simulate)", runRules},
 		"user":            {"create, list, disable or reset the people who sign in to the review pages", runUser},
 		"simulate":        {"drive a running server with realistic traffic over its public API", runSimulate},
+		"cluster":         {"group recent exceptions into root-cause clusters now, with a summary", runCluster},
 	}
 }
 

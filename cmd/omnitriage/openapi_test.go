@@ -30,6 +30,7 @@ import (
 
 	"github.com/omnitriage/omnitriage/internal/auth"
 	"github.com/omnitriage/omnitriage/internal/web"
+	"github.com/omnitriage/omnitriage/triage"
 )
 
 // The OpenAPI tests hold openapi.json to the code: it is a valid document,
@@ -836,6 +837,50 @@ func TestOpenAPIResponses(t *testing.T) {
 		c.check(t, call{method: "GET", path: "/v1/orders/" + orderID + "/timeline", role: support, want: 200})
 		c.check(t, call{method: "GET", path: "/v1/refunds/mismatches", role: support, want: 200})
 		c.check(t, call{method: "GET", path: "/v1/metrics/process", role: engineer, want: 200})
+	})
+
+	t.Run("clusters", func(t *testing.T) {
+		for i := range 3 {
+			c.check(t, call{method: "POST", path: "/v1/exceptions", role: orch, want: 201, body: map[string]any{"kind": "integration_error",
+				"severity": "medium", "endpoint": "erp/invoice", "message": fmt.Sprintf("erp posting rejected: invoice INV-%d locked", 100+i)}})
+		}
+		if _, err := ts.app.clusters.Run(context.Background(), triage.RunOptions{Trigger: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Clusters []struct {
+				ID       int64
+				Template string
+			}
+		}
+		c.check(t, call{method: "GET", path: "/v1/clusters?period=30d&kind=integration_error&limit=10", role: engineer, want: 200}).decode(t, &page)
+		id := int64(0)
+		for _, cl := range page.Clusters {
+			if strings.HasPrefix(cl.Template, "erp posting rejected") {
+				id = cl.ID
+			}
+		}
+		if id == 0 {
+			t.Fatalf("GET /v1/clusters: no erp cluster in %+v", page.Clusters)
+		}
+		path := fmt.Sprintf("/v1/clusters/%d", id)
+		today := time.Now().UTC().Format(time.DateOnly)
+		for _, tc := range []call{
+			{method: "GET", path: "/v1/clusters?status=fixed&owner=ana&recurring=true&offset=0", role: admin, want: 200},
+			{method: "GET", path: "/v1/clusters?period=1y", role: engineer, want: 422, malformed: true},
+			{method: "GET", path: path, role: engineer, want: 200},
+			{method: "GET", path: path + "?period=24h", role: admin, want: 200},
+			{method: "GET", path: path + "?period=forever", role: engineer, want: 422, malformed: true},
+			{method: "GET", path: "/v1/clusters/987654321", role: engineer, want: 404},
+			{method: "PATCH", path: path, role: engineer, body: map[string]any{"status": "investigating", "owner": "ana", "notes": "ERP locks invoices during the nightly close"}, want: 200},
+			{method: "PATCH", path: path, role: engineer, body: map[string]any{"status": "fixed", "fixed_at": today}, want: 200},
+			{method: "PATCH", path: path, role: engineer, body: map[string]any{"status": "fixed", "fixed_at": "2999-01-01"}, want: 422},
+			{method: "PATCH", path: path, role: engineer, body: map[string]any{"status": "done"}, want: 422, malformed: true},
+			{method: "PATCH", path: path, role: engineer, body: `{}`, want: 422, malformed: true},
+			{method: "PATCH", path: "/v1/clusters/987654321", role: admin, body: map[string]any{"owner": "ana"}, want: 404},
+		} {
+			c.check(t, tc)
+		}
 	})
 
 	t.Run("sweep", func(t *testing.T) {

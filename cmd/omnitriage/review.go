@@ -14,7 +14,7 @@ import (
 // (/review/cases/{id}) land on them.
 func (a *app) initReview(ctx context.Context, tri *triage.Service) error {
 	rev, err := review.New(ctx, review.Config{
-		Pool: a.pool, Triage: tri, Orch: a.orch, Log: a.log, BaseURL: a.cfg.BaseURL,
+		Pool: a.pool, Triage: tri, Orch: a.orch, Log: a.log, BaseURL: a.cfg.BaseURL, Clusters: a.clusters,
 		Policy: func() *rules.Policy { return a.policy },
 		Secure: strings.HasPrefix(a.cfg.BaseURL, "https://"),
 	})

@@ -82,19 +82,21 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 
 // app is the running service: configuration, pool, stores and the router.
 type app struct {
-	cfg     config.Config
-	log     *slog.Logger
-	pool    *pgxpool.Pool
-	reg     *prometheus.Registry
-	keys    *auth.Store
-	policy  *rules.Policy
-	orch    *orchestration.Service
-	jobs    *river.Client[pgx.Tx]
-	review  *review.Server
-	calls   *orchestration.CallCounter
-	errs    web.Errors
-	router  chi.Router
-	closers []func()
+	cfg    config.Config
+	log    *slog.Logger
+	pool   *pgxpool.Pool
+	reg    *prometheus.Registry
+	keys   *auth.Store
+	policy *rules.Policy
+	orch   *orchestration.Service
+	jobs   *river.Client[pgx.Tx]
+	review *review.Server
+	calls  *orchestration.CallCounter
+	// clusters groups exceptions into root causes (the /clusters pages and API).
+	clusters *triage.Clusterer
+	errs     web.Errors
+	router   chi.Router
+	closers  []func()
 }
 
 // newApp wires the service's packages onto one router.
@@ -149,14 +151,22 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	} else if err != nil {
 		return nil, err
 	}
+	// Root-cause clusters: each exception triage commits joins its cluster;
+	// the leader makes a full run on CLUSTER_SCHEDULE.
+	a.clusters = triage.NewClusterer(tri, triage.ClusterConfig{Window: cfg.ClusterWindow, WebhookURL: cfg.SLAWebhookURL,
+		Secret: []byte(cfg.AdapterSecret)})
+	clusterJobs, err := triage.NewClusterJobs(a.clusters, cfg.ClusterSchedule)
+	if err != nil {
+		return nil, err
+	}
 	if err := a.initReview(context.Background(), tri); err != nil {
 		return nil, err
 	}
-	if err := a.initJobs(a.backgroundJobs(tri)...); err != nil {
+	if err := a.initJobs(append(a.backgroundJobs(tri), clusterJobs)...); err != nil {
 		return nil, err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newPoolCollector(pool))
+		newPoolCollector(pool), a.clusters.Collector())
 	metrics := web.NewMetrics(reg)
 
 	r := chi.NewRouter()
@@ -183,6 +193,7 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 		oh.CarrierSecret = []byte(cfg.AdapterSecret)
 		oh.Register(v1)
 		triage.NewHandlers(tri, a.errs, guard, cfg.MaxBodyBytes).Register(v1)
+		triage.NewClusterHandlers(a.clusters, a.errs, guard, cfg.MaxBodyBytes).Register(v1)
 		v1.With(guard.Require(auth.Admin)).Get("/jobs", a.errs.H(a.handleListJobs))
 		v1.With(guard.Require(auth.Admin)).Post("/jobs/{id}/retry", a.errs.H(a.handleRetryJob))
 	})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/omnitriage/omnitriage/internal/jobs"
+	"github.com/robfig/cron/v3"
 )
 
 // Config is everything the binary can be told through its environment.
@@ -54,6 +55,8 @@ type Config struct {
 	VectorEvery      jobs.Schedule // VECTOR_EVERY: storing the vectors triage left pending
 	RetrainEvery     jobs.Schedule // RETRAIN_EVERY: embedding missing history, refitting the calibration
 	CallFlushEvery   time.Duration // CALL_FLUSH_EVERY: writing this process's outside-call counts
+	ClusterWindow   time.Duration // CLUSTER_WINDOW: how far back a clustering run reads exceptions
+	ClusterSchedule string        // CLUSTER_SCHEDULE: cron expression of the leader's full clustering run
 }
 
 // MaxJobTimeout is the longest any background job may run (the
@@ -100,6 +103,8 @@ var Vars = []Var{
 	{"VECTOR_EVERY", "1s", "when the leader's job stores the vectors triage left pending, paced so it takes at most about a quarter of a core. A duration or a cron expression."},
 	{"RETRAIN_EVERY", "10m", "when the leader's job embeds the history the embedding model has no vectors for and refits the classifier's calibration if reviews added examples; each worker process reloads the newest calibration as often. A duration or a cron expression."},
 	{"CALL_FLUSH_EVERY", "5s", "how often each process writes its counts of outside-system calls (the API failure rate of GET /v1/metrics/process)."},
+	{"CLUSTER_WINDOW", "336h", "how far back a root-cause clustering run reads exceptions (336h: 14 days)."},
+	{"CLUSTER_SCHEDULE", "@hourly", "cron expression (five fields, or @hourly, @every 30m) of the full clustering run River's leader makes; `omnitriage cluster` and the /clusters page run one on demand."},
 }
 
 // Load reads the configuration from getenv (os.Getenv when nil) and validates it.
@@ -166,6 +171,11 @@ func Load(getenv func(string) string) (Config, error) {
 		SLAWebhookURL:  get("SLA_WEBHOOK_URL"),
 
 		CauseLibraryFile: get("CAUSE_LIBRARY_FILE"),
+		ClusterWindow:   dur("CLUSTER_WINDOW"),
+		ClusterSchedule: get("CLUSTER_SCHEDULE"),
+	}
+	if _, err := cron.ParseStandard(c.ClusterSchedule); err != nil {
+		bad("CLUSTER_SCHEDULE", "want a cron expression such as \"0 * * * *\", @hourly or \"@every 30m\": %v", err)
 	}
 	sched := func(name string) jobs.Schedule {
 		s, err := jobs.Parse(get(name))

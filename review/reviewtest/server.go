@@ -47,6 +47,9 @@ type Server struct {
 	Orch   *orchestration.Service
 	Triage *triage.Service
 	Policy *rules.Policy
+	// Clusters serves the /clusters pages; the exceptions triage commits
+	// join their clusters.
+	Clusters *triage.Clusterer
 }
 
 // NewServer starts a review server for t over a fresh database; it stops
@@ -78,8 +81,9 @@ func NewServer(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	clusters := triage.NewClusterer(tri, triage.ClusterConfig{})
 	rev, err := review.New(ctx, review.Config{Pool: pool, Triage: tri, Orch: orch, Policy: policy, Log: log,
-		BaseURL: url, Clock: o.Clock, Secure: o.Secure, Limits: o.Limits})
+		BaseURL: url, Clock: o.Clock, Secure: o.Secure, Limits: o.Limits, Clusters: clusters})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +93,7 @@ func NewServer(t testing.TB, o Options) *Server {
 	ts.Config.Handler = r
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &Server{URL: url, Pool: pool, Review: rev, Orch: orch, Triage: tri, Policy: pol}
+	return &Server{URL: url, Pool: pool, Review: rev, Orch: orch, Triage: tri, Policy: pol, Clusters: clusters}
 }
 
 // CreateUser makes a person with a random password, and returns the

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/omnitriage/omnitriage/internal/config"
+	"github.com/omnitriage/omnitriage/triage"
+)
+
+// runCluster implements "omnitriage cluster": one full clustering run now,
+// the same the leader makes on CLUSTER_SCHEDULE.
+func runCluster(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "cluster", "cluster [--window 14d] [--quiet]",
+		"Group the recent exceptions into root-cause clusters now: the full run the server makes on\n"+
+			"CLUSTER_SCHEDULE. Clusters keep their ids, status, owner and notes from the run before; merges\n"+
+			"and splits are recorded. Prints a summary: exceptions, clusters, new, merges, splits, duration.")
+	window := fs.String("window", "", "how far back to read exceptions (e.g. 14d, 36h); default CLUSTER_WINDOW")
+	quiet := fs.Bool("quiet", false, "no progress bar, only the summary")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return usagef("cluster: unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := config.Load(env.getenv)
+	if err != nil {
+		return err
+	}
+	w := cfg.ClusterWindow
+	if *window != "" {
+		if w, err = parseDays(*window); err != nil || w <= 0 {
+			return usagef("cluster: --window %q: want a positive duration such as 14d or 36h", *window)
+		}
+	}
+	tri, closeDB, err := openTriage(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	c := triage.NewClusterer(tri, triage.ClusterConfig{Window: w})
+	var bar *progressbar.ProgressBar
+	stage := ""
+	opt := triage.RunOptions{Trigger: "cli", Actor: "cli"}
+	if !*quiet {
+		opt.Progress = func(s string, done, total int) {
+			if s != stage || bar == nil {
+				if bar != nil {
+					_ = bar.Finish()
+					fmt.Fprintln(env.stdout)
+				}
+				stage = s
+				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(env.stdout), progressbar.OptionSetWidth(24),
+					progressbar.OptionSetDescription(fmt.Sprintf("%-10s", s)), progressbar.OptionShowCount(),
+					progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetPredictTime(false),
+					progressbar.OptionSetRenderBlankState(true))
+			}
+			bar.ChangeMax(max(total, 1))
+			_ = bar.Set(done)
+		}
+	}
+	sum, err := c.Run(ctx, opt)
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(env.stdout)
+	}
+	if errors.Is(err, triage.ErrRunInProgress) {
+		return fmt.Errorf("cluster: another clustering run is in progress (the schedule, or someone on the /clusters page); try again when it has finished")
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	printClusterSummary(env.stdout, sum, w)
+	return nil
+}
+
+// printClusterSummary prints what a run did.
+func printClusterSummary(out io.Writer, s triage.RunSummary, window time.Duration) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "run\t%d\n", s.RunID)
+	fmt.Fprintf(tw, "window\t%s (from %s)\n", window, s.Started.Add(-window).UTC().Format(time.DateTime))
+	fmt.Fprintf(tw, "exceptions\t%d\n", s.Exceptions)
+	fmt.Fprintf(tw, "clusters\t%d\n", s.Clusters)
+	fmt.Fprintf(tw, "new\t%d\n", s.New)
+	fmt.Fprintf(tw, "merged\t%d\n", s.Merges)
+	fmt.Fprintf(tw, "split\t%d\n", s.Splits)
+	fmt.Fprintf(tw, "duration\t%s\n", s.Duration.Round(time.Millisecond))
+	_ = tw.Flush()
+}
