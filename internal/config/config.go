@@ -55,8 +55,8 @@ type Config struct {
 	VectorEvery      jobs.Schedule // VECTOR_EVERY: storing the vectors triage left pending
 	RetrainEvery     jobs.Schedule // RETRAIN_EVERY: embedding missing history, refitting the calibration
 	CallFlushEvery   time.Duration // CALL_FLUSH_EVERY: writing this process's outside-call counts
-	ClusterWindow   time.Duration // CLUSTER_WINDOW: how far back a clustering run reads exceptions
-	ClusterSchedule string        // CLUSTER_SCHEDULE: cron expression of the leader's full clustering run
+	ClusterWindow    time.Duration // CLUSTER_WINDOW: how far back a clustering run reads exceptions
+	ClusterSchedule  string        // CLUSTER_SCHEDULE: cron expression of the leader's full clustering run
 }
 
 // MaxJobTimeout is the longest any background job may run (the
@@ -171,8 +171,8 @@ func Load(getenv func(string) string) (Config, error) {
 		SLAWebhookURL:  get("SLA_WEBHOOK_URL"),
 
 		CauseLibraryFile: get("CAUSE_LIBRARY_FILE"),
-		ClusterWindow:   dur("CLUSTER_WINDOW"),
-		ClusterSchedule: get("CLUSTER_SCHEDULE"),
+		ClusterWindow:    dur("CLUSTER_WINDOW"),
+		ClusterSchedule:  get("CLUSTER_SCHEDULE"),
 	}
 	if _, err := cron.ParseStandard(c.ClusterSchedule); err != nil {
 		bad("CLUSTER_SCHEDULE", "want a cron expression such as \"0 * * * *\", @hourly or \"@every 30m\": %v", err)
