@@ -154,6 +154,8 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newPoolCollector(pool))
+	// The process figures, read in SQL on scrape and cached for 10 s.
+	reg.MustRegister(triage.NewProcessCollector(tri, triage.ProcessCollectorConfig{TTL: 10 * time.Second}))
 	metrics := web.NewMetrics(reg)
 
 	r := chi.NewRouter()
