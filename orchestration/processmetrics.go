@@ -220,3 +220,56 @@ func histograms(ctx context.Context, tx pgx.Tx, q string, bounds []float64) ([]H
 	}
 	return out, rows.Err()
 }
+
+// WindowFigures are the core's figures over a window, for the SLA alerts.
+type WindowFigures struct {
+	// PostingLagSample postings created in the window or waiting now; a
+	// waiting one's lag runs until now. P95 in seconds.
+	PostingLagSample int
+	PostingLagP95    float64
+	// Delivered orders with a promise date delivered in the window, and the
+	// share of them on or before the promised day (1 with none).
+	Delivered   int
+	PromiseRate float64
+	// Endpoints are the calls counted in the window by endpoint (system/op).
+	Endpoints []EndpointRate
+}
+
+// EndpointRate is one endpoint's calls and failing share in a window.
+type EndpointRate struct {
+	Endpoint string
+	Calls    int64
+	Rate     float64 // (transient + failed) / calls
+}
+
+// WindowFigures reads the posting lag, promise adherence and endpoint
+// failure rates from since to now, aggregated in SQL.
+func (s *Service) WindowFigures(ctx context.Context, since, now time.Time) (_ WindowFigures, err error) {
+	defer derrors.Wrap(&err, "WindowFigures")
+	var w WindowFigures
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `
+			WITH obs AS (
+				SELECT extract(epoch FROM coalesce(acknowledged_at, $2) - created_at)::float8 AS v FROM erp_postings
+				WHERE status <> 'rejected' AND (created_at >= $1 OR status IN ('queued', 'pending'))
+			)
+			SELECT count(*)::int, coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY v), 0) FROM obs`, since, now).
+			Scan(&w.PostingLagSample, &w.PostingLagP95); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `
+			SELECT count(*)::int, coalesce((count(*) FILTER (WHERE (delivered_at AT TIME ZONE 'UTC')::date <= (promise_date AT TIME ZONE 'UTC')::date))::float8
+				/ nullif(count(*), 0), 1)
+			FROM process_deliveries WHERE promise_date IS NOT NULL AND delivered_at >= $1`, since).
+			Scan(&w.Delivered, &w.PromiseRate); err != nil {
+			return err
+		}
+		var err error
+		w.Endpoints, err = collect[EndpointRate](ctx, tx, `
+			SELECT system || '/' || op, sum(calls)::bigint, (sum(transient) + sum(failed))::float8 / sum(calls)
+			FROM integration_calls WHERE bucket >= date_trunc('minute', $1::timestamptz)
+			GROUP BY 1 HAVING sum(calls) > 0 ORDER BY 1`, since)
+		return err
+	})
+	return w, err
+}

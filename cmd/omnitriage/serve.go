@@ -149,7 +149,11 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	// The SLA job escalates overdue review cases on River's leader.
 	sla := triage.NewEscalator(tri, triage.EscalationConfig{Every: cfg.SLAEvery, WebhookURL: cfg.SLAWebhookURL,
 		Secret: []byte(cfg.AdapterSecret)})
-	if err := a.initJobs(sla.PeriodicJobs(), a.review.RegisterWorkers, sla.RegisterWorkers); err != nil {
+	// The SLA alerts: the policy's process targets, checked on River's leader.
+	alerter := triage.NewAlerter(tri, triage.AlertConfig{Every: cfg.AlertEvery, WebhookURL: cfg.AlertWebhookURL,
+		Secret: []byte(cfg.AlertWebhookSecret)})
+	if err := a.initJobs(append(sla.PeriodicJobs(), alerter.PeriodicJobs()...), a.review.RegisterWorkers, sla.RegisterWorkers,
+		alerter.RegisterWorkers); err != nil {
 		return nil, err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -44,6 +45,11 @@ type Config struct {
 	RescueAfter   time.Duration // JOB_RESCUE_AFTER: a job running longer is taken as its process's death and run again
 	SLAEvery      time.Duration // SLA_EVERY: how often overdue review cases are escalated
 	SLAWebhookURL string        // SLA_WEBHOOK_URL: told of each escalated case, signed with ADAPTER_SECRET
+
+	// SLA alerts (triage.Alerter).
+	AlertEvery         time.Duration // ALERT_EVERY: how often the policy's process targets are checked
+	AlertWebhookURL    string        // ALERT_WEBHOOK_URL: told once when an alert fires and once when it resolves
+	AlertWebhookSecret string        // ALERT_WEBHOOK_SECRET: signs the alert messages; ADAPTER_SECRET when unset
 }
 
 // MaxJobTimeout is the longest any background job may run (the
@@ -84,6 +90,9 @@ var Vars = []Var{
 	{"JOB_RESCUE_AFTER", "90s", "a job still running after this long is taken to have died with its process (kill -9, crash) and is run again; must exceed the longest job timeout (60s)."},
 	{"SLA_EVERY", "1m", "how often the SLA job escalates review cases past their first-response target (River's leader runs it)."},
 	{"SLA_WEBHOOK_URL", "", "when set, POSTed a signed JSON event (HMAC with ADAPTER_SECRET, as the adapters sign) once per escalated review case."},
+	{"ALERT_EVERY", "1m", "how often River's leader checks the policy's process targets (sla.alerts: review time, ERP posting lag, promise adherence, endpoint failure rate)."},
+	{"ALERT_WEBHOOK_URL", "", "when set, POSTed a signed JSON message once when an SLA alert fires and once when it resolves (HMAC-SHA256 as the adapters sign)."},
+	{"ALERT_WEBHOOK_SECRET", "", "HMAC-SHA256 secret of the alert messages; ADAPTER_SECRET when unset."},
 }
 
 // Load reads the configuration from getenv (os.Getenv when nil) and validates it.
@@ -182,6 +191,15 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.EmbeddingURL != "" && c.EmbeddingModel == "" {
 		bad("EMBEDDING_MODEL", "set the model name when EMBEDDING_URL is set")
+	}
+	c.AlertEvery, c.AlertWebhookURL, c.AlertWebhookSecret = dur("ALERT_EVERY"), get("ALERT_WEBHOOK_URL"), get("ALERT_WEBHOOK_SECRET")
+	if c.AlertWebhookSecret == "" {
+		c.AlertWebhookSecret = c.AdapterSecret
+	}
+	if u, err := url.Parse(c.AlertWebhookURL); c.AlertWebhookURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		bad("ALERT_WEBHOOK_URL", "want an http:// or https:// URL")
+	} else if c.AlertWebhookURL != "" && c.AlertWebhookSecret == "" {
+		bad("ALERT_WEBHOOK_SECRET", "set a secret to sign the alert messages with (or ADAPTER_SECRET) when ALERT_WEBHOOK_URL is set")
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
