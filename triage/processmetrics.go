@@ -2,6 +2,7 @@ package triage
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -110,12 +111,14 @@ func (s *Service) ProcessExport(ctx context.Context) (orchestration.ProcessExpor
 // ProcessCollector is a prometheus.Collector of the process figures. It
 // queries on scrape, aggregated in SQL, and keeps the answer for TTL, so
 // scrapes within TTL of each other (two Prometheus servers, say) cost one
-// read. A failed read is reported as the scrape's error, not as zeros.
+// read. A failed read is logged and exported as omnitriage_process_up 0
+// with no figures (never as zeros), and the rest of /metrics still answers.
 type ProcessCollector struct {
 	src     ProcessSource
 	ttl     time.Duration
 	now     func() time.Time
 	timeout time.Duration
+	log     *slog.Logger
 
 	mu    sync.Mutex
 	at    time.Time
@@ -133,6 +136,8 @@ type ProcessCollectorConfig struct {
 	Timeout time.Duration
 	// Now is the clock of the cache; nil means time.Now.
 	Now func() time.Time
+	// Log receives failed reads; nil discards them.
+	Log *slog.Logger
 }
 
 // Metric names and label names the ProcessCollector exports.
@@ -165,13 +170,22 @@ var processMetrics = []struct {
 	{"omnitriage_review_queue", "Cases waiting for a person now, by severity.", []string{"severity"}},
 	{"omnitriage_alerts_firing", "SLA alerts firing now, by figure.", []string{"figure"}},
 	{"omnitriage_process_scrape_timestamp_seconds", "When the process figures were read from the database.", nil},
+	{"omnitriage_process_up", "1 when the process figures could be read from the database, 0 when the read failed.", nil},
 }
 
-// ProcessMetricNames lists the names of the metrics a ProcessCollector
-// exports (a histogram's series add _bucket, _sum and _count).
+// processHistograms are the histograms among processMetrics.
+var processHistograms = []string{"omnitriage_order_cycle_time_hours", "omnitriage_refund_time_hours",
+	"omnitriage_erp_posting_lag_seconds", "omnitriage_review_time_seconds"}
+
+// ProcessMetricNames lists the series names a ProcessCollector exports: a
+// histogram's name with _bucket, _sum and _count, every other name as is.
 func ProcessMetricNames() []string {
-	out := make([]string, 0, len(processMetrics))
+	out := make([]string, 0, len(processMetrics)+3*len(processHistograms))
 	for _, m := range processMetrics {
+		if slices.Contains(processHistograms, m.name) {
+			out = append(out, m.name+"_bucket", m.name+"_sum", m.name+"_count")
+			continue
+		}
 		out = append(out, m.name)
 	}
 	return out
@@ -179,7 +193,10 @@ func ProcessMetricNames() []string {
 
 // NewProcessCollector returns a collector over src.
 func NewProcessCollector(src ProcessSource, cfg ProcessCollectorConfig) *ProcessCollector {
-	c := &ProcessCollector{src: src, ttl: cfg.TTL, now: cfg.Now, timeout: cfg.Timeout, descs: map[string]*prometheus.Desc{}}
+	c := &ProcessCollector{src: src, ttl: cfg.TTL, now: cfg.Now, timeout: cfg.Timeout, log: cfg.Log, descs: map[string]*prometheus.Desc{}}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
 	if c.ttl <= 0 {
 		c.ttl = 10 * time.Second
 	}
@@ -228,9 +245,11 @@ func (c *ProcessCollector) read() (orchestration.ProcessExport, CaseExport, erro
 func (c *ProcessCollector) Collect(ch chan<- prometheus.Metric) {
 	p, k, err := c.read()
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.descs["omnitriage_process_scrape_timestamp_seconds"], err)
+		c.log.Error("reading the process figures for /metrics", "err", err)
+		ch <- prometheus.MustNewConstMetric(c.descs["omnitriage_process_up"], prometheus.GaugeValue, 0)
 		return
 	}
+	ch <- prometheus.MustNewConstMetric(c.descs["omnitriage_process_up"], prometheus.GaugeValue, 1)
 	gauge := func(name string, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(c.descs[name], prometheus.GaugeValue, v, labels...)
 	}

@@ -206,11 +206,16 @@ func TestProcessCollector(t *testing.T) {
 	if n := src.reads.Load(); n != 2 {
 		t.Errorf("a scrape after the TTL: %d reads, want 2", n)
 	}
-	// A failed read fails the scrape rather than answering zeros.
+	// A failed read says so and exports no figures (not zeros); the rest
+	// of /metrics still answers.
 	src.fail = errors.New("database down")
 	clock = clock.Add(11 * time.Second)
-	if _, err := reg.Gather(); err == nil || !strings.Contains(err.Error(), "database down") {
-		t.Errorf("Gather with the database down = %v, want its error", err)
+	down := scrape(t, reg)
+	if len(down) != 1 || down["omnitriage_process_up{}"] != 0 {
+		t.Errorf("scrape with the database down = %v, want only omnitriage_process_up 0", down)
+	}
+	if got["omnitriage_process_up{}"] != 1 {
+		t.Errorf("omnitriage_process_up = %v with the database up, want 1", got["omnitriage_process_up{}"])
 	}
 }
 

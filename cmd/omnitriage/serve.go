@@ -159,7 +159,7 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newPoolCollector(pool))
 	// The process figures, read in SQL on scrape and cached for 10 s.
-	reg.MustRegister(triage.NewProcessCollector(tri, triage.ProcessCollectorConfig{TTL: 10 * time.Second}))
+	reg.MustRegister(triage.NewProcessCollector(tri, triage.ProcessCollectorConfig{TTL: 10 * time.Second, Log: log}))
 	metrics := web.NewMetrics(reg)
 
 	r := chi.NewRouter()
