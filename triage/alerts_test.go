@@ -3,7 +3,9 @@ package triage
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -247,6 +249,70 @@ func TestListAlertsHTTP(t *testing.T) {
 		r := a.do(t, tc.role, "GET", tc.path, "")
 		if r.status != tc.status || !strings.Contains(string(r.body), tc.want) {
 			t.Errorf("%s GET %s = %d %s, want %d with %s", tc.role, tc.path, r.status, r.body, tc.status, tc.want)
+		}
+	}
+}
+
+// TestMeasureSLAFigures checks the review time, posting lag and promise
+// figures on a window with known answers, each a breach.
+func TestMeasureSLAFigures(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{applier: &recordingApplier{}, noSeed: true})
+	f.network(t, map[string][3]int{"A": {20, 0, 0}}, nil)
+	ctx := context.Background()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := f.pool.Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	now := f.now
+	// Ten orders delivered 10 minutes ago, eight on their promised day, two
+	// a day late; one delivered two hours ago, outside the window.
+	for i := range 11 {
+		o := f.order(t, fmt.Sprintf("SLA-%d", i), "A", 1, "standard")
+		delivered, promise := now.Add(-10*time.Minute), now.Add(-10*time.Minute)
+		if i >= 8 {
+			promise = promise.AddDate(0, 0, -1)
+		}
+		if i == 10 {
+			delivered = now.Add(-2 * time.Hour)
+		}
+		exec(`UPDATE orders SET promise_date = $2 WHERE id = $1`, o.ID, promise)
+		exec(`INSERT INTO order_events (order_id, kind, from_status, to_status, actor, created_at)
+			VALUES ($1, 'delivered', 'shipped', 'delivered', 'test', $2)`, o.ID, delivered)
+		// Postings: nine acknowledged in 10 s, one waiting for 20 minutes.
+		if i < 10 {
+			created, ack, status := now.Add(-30*time.Minute), ptr(now.Add(-30*time.Minute+10*time.Second)), "acknowledged"
+			if i == 9 {
+				created, ack, status = now.Add(-20*time.Minute), nil, "pending"
+			}
+			exec(`INSERT INTO erp_postings (doc_key, kind, order_id, amount, document, status, created_at, acknowledged_at)
+				VALUES ($1, 'invoice', $2, 20, '{}', $3, $4, $5)`, fmt.Sprintf("invoice:%d", i), o.ID, status, created, ack)
+		}
+	}
+	// Ten cases waiting for a person for 5 hours.
+	for i := range 10 {
+		c := f.report(t, orchestration.Exception{Kind: orchestration.KindCarrierDelay, Carrier: "ups", Message: fmt.Sprintf("parcel %d late", i)})
+		exec(`UPDATE cases SET status = 'queued_for_review', triaged_at = $2 WHERE id = $1`, c.ID, now.Add(-5*time.Hour))
+	}
+	ms, err := f.svc.MeasureSLA(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Measure{
+		FigureReviewTime: {Figure: FigureReviewTime, Value: 18000, Target: 14400, Comparison: "above", Unit: "seconds", Sample: 10},
+		FigurePostingLag: {Figure: FigurePostingLag, Value: 10 + 0.55*1190, Target: 300, Comparison: "above", Unit: "seconds", Sample: 10},
+		FigurePromise:    {Figure: FigurePromise, Value: 0.8, Target: 0.9, Comparison: "below", Unit: "ratio", Sample: 10},
+	}
+	got := map[string]Measure{}
+	for _, m := range ms {
+		got[m.Figure] = m
+	}
+	for fig, w := range want {
+		g := got[fig]
+		if g.Sample != w.Sample || math.Abs(g.Value-w.Value) > 1e-6 || g.Target != w.Target || g.Comparison != w.Comparison || !g.Breached() {
+			t.Errorf("MeasureSLA %s = %+v, want %+v, breached", fig, g, w)
 		}
 	}
 }
