@@ -143,6 +143,16 @@ func TestDemoBrowser(t *testing.T) {
 		}
 	}
 
+	// The leader ran the SLA alert evaluation, and it did not fail.
+	var ran, failed int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'completed'), count(*) FILTER (WHERE errors <> '{}')
+		FROM river_job WHERE kind = $1`, "sla_alert_evaluate").Scan(&ran, &failed); err != nil {
+		t.Fatal(err)
+	}
+	if ran == 0 || failed != 0 {
+		t.Errorf("sla_alert_evaluate jobs: %d completed, %d with errors; want the job run on start, without errors", ran, failed)
+	}
+
 	var admin demoLogin
 	for _, l := range logins {
 		if l.role == review.Admin {
