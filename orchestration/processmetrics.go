@@ -109,10 +109,14 @@ func (s *Service) ProcessExport(ctx context.Context) (_ ProcessExport, err error
 	defer derrors.Wrap(&err, "ProcessExport")
 	x := ProcessExport{At: s.now()}
 	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		// The planner overestimates the views' correlated subqueries and
+		// compiles them (hundreds of ms a scrape) for queries that run in
+		// less than the compilation.
+		if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+			return err
+		}
 		var err error
-		if x.CycleTime, err = histograms(ctx, tx, `
-			SELECT `+channelLabel+`, extract(epoch FROM d.delivered_at - d.captured_at)::float8 / 3600
-			FROM process_deliveries d JOIN channels c ON c.code = d.channel`, CycleTimeBuckets); err != nil {
+		if x.CycleTime, x.Promise, err = deliveries(ctx, tx); err != nil {
 			return err
 		}
 		if x.Allocation, err = collect[ChannelAllocation](ctx, tx, `
@@ -165,13 +169,6 @@ func (s *Service) ProcessExport(ctx context.Context) (_ ProcessExport, err error
 			FROM process_api_failures a GROUP BY 1 ORDER BY 1`); err != nil {
 			return err
 		}
-		if x.Promise, err = collect[ChannelPromise](ctx, tx, `
-			SELECT `+channelLabel+` AS ch, count(*),
-				count(*) FILTER (WHERE (d.delivered_at AT TIME ZONE 'UTC')::date <= (d.promise_date AT TIME ZONE 'UTC')::date)
-			FROM process_deliveries d JOIN channels c ON c.code = d.channel
-			WHERE d.promise_date IS NOT NULL GROUP BY 1 ORDER BY 1`); err != nil {
-			return err
-		}
 		x.OrdersInState, err = collect[StateCount](ctx, tx, `
 			SELECT o.status, coalesce(CASE WHEN l.id IN (SELECT id FROM locations ORDER BY id LIMIT 64) THEN l.code ELSE 'other' END, 'none') AS node,
 				count(*)
@@ -186,15 +183,80 @@ func (s *Service) ProcessExport(ctx context.Context) (_ ProcessExport, err error
 	return x, err
 }
 
+// deliveries reads the cycle time histogram and the promise adherence of
+// each channel in one pass over process_deliveries, the costliest view.
+func deliveries(ctx context.Context, tx pgx.Tx) ([]Histogram, []ChannelPromise, error) {
+	bounds := CycleTimeBuckets
+	rows, err := tx.Query(ctx, `
+		WITH d AS MATERIALIZED (
+			SELECT `+channelLabel+` AS label, extract(epoch FROM d.delivered_at - d.captured_at)::float8 / 3600 AS v,
+				d.promise_date IS NOT NULL AS promised,
+				(d.delivered_at AT TIME ZONE 'UTC')::date <= (d.promise_date AT TIME ZONE 'UTC')::date AS on_time
+			FROM process_deliveries d JOIN channels c ON c.code = d.channel
+		)
+		SELECT label, $2::int - width_bucket(-v, $1::float8[]), count(*)::bigint, sum(v)::float8,
+			count(*) FILTER (WHERE promised)::bigint, count(*) FILTER (WHERE on_time)::bigint
+		FROM d WHERE v IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2`, negated(bounds), len(bounds))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	hs, ps := []Histogram{}, []ChannelPromise{}
+	for rows.Next() {
+		var label string
+		var b int
+		var n, promised, onTime int64
+		var sum float64
+		if err := rows.Scan(&label, &b, &n, &sum, &promised, &onTime); err != nil {
+			return nil, nil, err
+		}
+		if len(hs) == 0 || hs[len(hs)-1].Label != label {
+			hs = append(hs, Histogram{Label: label, Bounds: bounds, Counts: make([]uint64, len(bounds))})
+			ps = append(ps, ChannelPromise{Channel: label})
+		}
+		h, p := &hs[len(hs)-1], &ps[len(ps)-1]
+		h.Count += uint64(n)
+		h.Sum += sum
+		for i := b; i < len(bounds); i++ {
+			h.Counts[i] += uint64(n)
+		}
+		p.Delivered += promised
+		p.OnTime += onTime
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	// A channel none of whose deliveries had a promise has no adherence.
+	out := ps[:0]
+	for _, p := range ps {
+		if p.Delivered > 0 {
+			out = append(out, p)
+		}
+	}
+	return hs, out, nil
+}
+
+// negated is bounds negated, ascending (-bounds[n-1] … -bounds[0]): with
+// width_bucket(-v, negated(bounds)), len(bounds) minus the answer is the
+// number of bounds below v, so a value equal to a bound falls in that
+// bound's bucket, as Prometheus's le wants.
+func negated(bounds []float64) []float64 {
+	neg := make([]float64, len(bounds))
+	for i, b := range bounds {
+		neg[len(bounds)-1-i] = -b
+	}
+	return neg
+}
+
 // histograms buckets the (label, value) pairs q selects, in SQL: one pass
 // over the observations, one row per label and bucket out, never one per
-// observation. An observation's bucket is the first bound it does not
-// exceed (len(bounds) past the last); Go makes the counts cumulative.
+// observation. An observation's bucket is the number of bounds below it
+// (len(bounds) past the last; see negated); Go makes the counts cumulative.
 func histograms(ctx context.Context, tx pgx.Tx, q string, bounds []float64) ([]Histogram, error) {
 	rows, err := tx.Query(ctx, `
-		WITH obs(label, v) AS (`+q+`)
-		SELECT label, (SELECT count(*)::int FROM unnest($1::float8[]) le WHERE le < v) AS b, count(*)::bigint, sum(v)::float8
-		FROM obs GROUP BY 1, 2 ORDER BY 1, 2`, bounds)
+		WITH obs(label, v) AS MATERIALIZED (`+q+`)
+		SELECT label, $2::int - width_bucket(-v, $1::float8[]) AS b, count(*)::bigint, sum(v)::float8
+		FROM obs WHERE v IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2`, negated(bounds), len(bounds))
 	if err != nil {
 		return nil, err
 	}

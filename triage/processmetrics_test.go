@@ -83,17 +83,15 @@ func TestProcessCollector(t *testing.T) {
 	f := newFixture(t, fixtureOptions{applier: &recordingApplier{}})
 	f.network(t, map[string][3]int{"A": {8, 0, 0}, "B": {0, 0, 0}}, nil)
 	ctx := context.Background()
-	var first orchestration.Order
+	var orders []orchestration.Order
 	for i := range 10 {
 		sku := "A"
 		if i >= 8 {
 			sku = "B" // nothing on hand anywhere: backordered
 		}
-		o := f.order(t, fmt.Sprintf("PM-%d", i), sku, 1, "standard")
-		if i == 0 {
-			first = o
-		}
+		orders = append(orders, f.order(t, fmt.Sprintf("PM-%d", i), sku, 1, "standard"))
 	}
+	first := orders[0]
 
 	// payment/authorize: 4 calls, 1 timeout, 1 refused.
 	counter := orchestration.NewCallCounter(func() time.Time { return f.now })
@@ -125,6 +123,15 @@ func TestProcessCollector(t *testing.T) {
 	}
 	exec(`INSERT INTO erp_postings (doc_key, kind, order_id, amount, document, status, created_at, acknowledged_at)
 		VALUES ('invoice:pm', 'invoice', $1, 20, '{}', 'acknowledged', $2, $3)`, first.ID, day, day.Add(90*time.Second))
+	// Two orders delivered 30 h and 50 h after capture, the first before
+	// its promised day, the second two days after it.
+	for i, d := range []struct{ hours, promiseHours int }{{30, 48}, {50, 0}} {
+		exec(`UPDATE orders o SET status = 'delivered', promise_date = e.created_at + make_interval(hours => $2)
+			FROM order_events e WHERE o.id = $1 AND e.order_id = o.id AND e.kind = 'captured'`, orders[i].ID, d.promiseHours)
+		exec(`INSERT INTO order_events (order_id, kind, from_status, to_status, actor, created_at)
+			SELECT order_id, 'delivered', 'shipped', 'delivered', 'test', created_at + make_interval(hours => $2)
+			FROM order_events WHERE order_id = $1 AND kind = 'captured'`, orders[i].ID, d.hours)
+	}
 	// Two cases a person decided, 10 and 50 minutes after triage.
 	for i, mins := range []int{10, 50} {
 		c := f.report(t, orchestration.Exception{Kind: orchestration.KindCarrierDelay, Carrier: "ups",
@@ -148,7 +155,15 @@ func TestProcessCollector(t *testing.T) {
 		"omnitriage_allocation_orders_total{channel=web}":                                                  10,
 		"omnitriage_allocation_allocated_total{channel=web}":                                               8,
 		"omnitriage_allocation_success_ratio{channel=web}":                                                 0.8,
-		"omnitriage_orders_in_state{node=nj-wh,state=captured}":                                            8,
+		"omnitriage_orders_in_state{node=nj-wh,state=captured}":                                            6,
+		"omnitriage_order_cycle_time_hours_count{channel=web}":                                             2,
+		"omnitriage_order_cycle_time_hours_sum{channel=web}":                                               80,
+		"omnitriage_order_cycle_time_hours_bucket{channel=web,le=24}":                                      0,
+		"omnitriage_order_cycle_time_hours_bucket{channel=web,le=48}":                                      1,
+		"omnitriage_order_cycle_time_hours_bucket{channel=web,le=72}":                                      2,
+		"omnitriage_promise_delivered_total{channel=web}":                                                  2,
+		"omnitriage_promise_on_time_total{channel=web}":                                                    1,
+		"omnitriage_promise_adherence_ratio{channel=web}":                                                  0.5,
 		"omnitriage_refund_time_hours_count{}":                                                             3,
 		"omnitriage_refund_time_hours_sum{}":                                                               38,
 		"omnitriage_refund_time_hours_bucket{le=1}":                                                        0,
