@@ -163,6 +163,8 @@ type SLA struct {
 	ShipWithinHours int `json:"ship_within_hours" yaml:"ship_within_hours"`
 	// RefundWithinHours bounds an approved return to the refund.
 	RefundWithinHours int `json:"refund_within_hours" yaml:"refund_within_hours"`
+	// Alerts are the process targets the alert job checks.
+	Alerts SLAAlerts `json:"alerts" yaml:"alerts"`
 }
 
 // FirstResponse is the first-response target for a review case of severity.
@@ -223,4 +225,5 @@ func (s *SLA) check(c *checker) {
 			c.errorf(fmt.Sprintf("%s.%s", path, f.name), "must be positive, got %d", f.v)
 		}
 	}
+	s.Alerts.check(c)
 }

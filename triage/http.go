@@ -44,6 +44,7 @@ func (h *Handlers) Register(r chi.Router) {
 	r.With(staff).Get("/cases", e(h.handleListCases))
 	r.With(staff).Get("/cases/{id}", e(h.handleGetCase))
 	r.With(staff).Post("/cases/{id}/decision", e(h.handleDecide))
+	r.With(h.guard.Require(auth.Engineer)).Get("/alerts", e(h.handleListAlerts)) // SLA alerts; admins pass every guard
 }
 
 func (h *Handlers) handleReportException(w http.ResponseWriter, r *http.Request) error {

@@ -837,6 +837,9 @@ func TestOpenAPIResponses(t *testing.T) {
 		c.check(t, call{method: "GET", path: "/v1/orders/" + orderID + "/timeline", role: support, want: 200})
 		c.check(t, call{method: "GET", path: "/v1/refunds/mismatches", role: support, want: 200})
 		c.check(t, call{method: "GET", path: "/v1/metrics/process", role: engineer, want: 200})
+		c.check(t, call{method: "GET", path: "/v1/alerts", role: engineer, want: 200})
+		c.check(t, call{method: "GET", path: "/v1/alerts?state=firing&limit=5", role: engineer, want: 200})
+		c.check(t, call{method: "GET", path: "/v1/alerts", role: support, want: 403})
 	})
 
 	t.Run("clusters", func(t *testing.T) {

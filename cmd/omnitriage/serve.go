@@ -162,11 +162,16 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	if err := a.initReview(context.Background(), tri); err != nil {
 		return nil, err
 	}
-	if err := a.initJobs(append(a.backgroundJobs(tri), clusterJobs)...); err != nil {
+	// The SLA alerts: the policy's process targets, checked on River's leader.
+	alerter := triage.NewAlerter(tri, triage.AlertConfig{Every: cfg.AlertEvery, WebhookURL: cfg.AlertWebhookURL,
+		Secret: []byte(cfg.AlertWebhookSecret)})
+	if err := a.initJobs(append(a.backgroundJobs(tri), clusterJobs, alerter)...); err != nil {
 		return nil, err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newPoolCollector(pool), a.clusters.Collector())
+	// The process figures, read in SQL on scrape and cached for 10 s.
+	reg.MustRegister(triage.NewProcessCollector(tri, triage.ProcessCollectorConfig{TTL: 10 * time.Second, Log: log}))
 	metrics := web.NewMetrics(reg)
 
 	r := chi.NewRouter()

@@ -103,7 +103,8 @@ func TestHealthAndReady(t *testing.T) {
 		}
 	}
 	resp, body := do(t, "GET", ts.url+"/metrics", "", nil)
-	for _, want := range []string{"omnitriage_http_requests_total", "omnitriage_db_pool_conns", "go_goroutines"} {
+	for _, want := range []string{"omnitriage_http_requests_total", "omnitriage_db_pool_conns", "go_goroutines",
+		"omnitriage_automation_ratio", "omnitriage_refund_time_hours_bucket"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("GET /metrics (%d) lacks %s", resp.StatusCode, want)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -57,6 +58,10 @@ type Config struct {
 	CallFlushEvery   time.Duration // CALL_FLUSH_EVERY: writing this process's outside-call counts
 	ClusterWindow    time.Duration // CLUSTER_WINDOW: how far back a clustering run reads exceptions
 	ClusterSchedule  string        // CLUSTER_SCHEDULE: cron expression of the leader's full clustering run
+	// SLA alerts (triage.Alerter).
+	AlertEvery         time.Duration // ALERT_EVERY: how often the policy's process targets are checked
+	AlertWebhookURL    string        // ALERT_WEBHOOK_URL: told once when an alert fires and once when it resolves
+	AlertWebhookSecret string        // ALERT_WEBHOOK_SECRET: signs the alert messages; ADAPTER_SECRET when unset
 }
 
 // MaxJobTimeout is the longest any background job may run (the
@@ -105,6 +110,9 @@ var Vars = []Var{
 	{"CALL_FLUSH_EVERY", "5s", "how often each process writes its counts of outside-system calls (the API failure rate of GET /v1/metrics/process)."},
 	{"CLUSTER_WINDOW", "336h", "how far back a root-cause clustering run reads exceptions (336h: 14 days)."},
 	{"CLUSTER_SCHEDULE", "@hourly", "cron expression (five fields, or @hourly, @every 30m) of the full clustering run River's leader makes; `omnitriage cluster` and the /clusters page run one on demand."},
+	{"ALERT_EVERY", "1m", "how often River's leader checks the policy's process targets (sla.alerts: review time, ERP posting lag, promise adherence, endpoint failure rate)."},
+	{"ALERT_WEBHOOK_URL", "", "when set, POSTed a signed JSON message once when an SLA alert fires and once when it resolves (HMAC-SHA256 as the adapters sign)."},
+	{"ALERT_WEBHOOK_SECRET", "", "HMAC-SHA256 secret of the alert messages; ADAPTER_SECRET when unset."},
 }
 
 // Load reads the configuration from getenv (os.Getenv when nil) and validates it.
@@ -220,6 +228,15 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.EmbeddingURL != "" && c.EmbeddingModel == "" {
 		bad("EMBEDDING_MODEL", "set the model name when EMBEDDING_URL is set")
+	}
+	c.AlertEvery, c.AlertWebhookURL, c.AlertWebhookSecret = dur("ALERT_EVERY"), get("ALERT_WEBHOOK_URL"), get("ALERT_WEBHOOK_SECRET")
+	if c.AlertWebhookSecret == "" {
+		c.AlertWebhookSecret = c.AdapterSecret
+	}
+	if u, err := url.Parse(c.AlertWebhookURL); c.AlertWebhookURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		bad("ALERT_WEBHOOK_URL", "want an http:// or https:// URL")
+	} else if c.AlertWebhookURL != "" && c.AlertWebhookSecret == "" {
+		bad("ALERT_WEBHOOK_SECRET", "set a secret to sign the alert messages with (or ADAPTER_SECRET) when ALERT_WEBHOOK_URL is set")
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))

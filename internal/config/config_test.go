@@ -45,6 +45,9 @@ func TestLoadErrors(t *testing.T) {
 		{"time scale below 1", map[string]string{"DEMO_TIME_SCALE": "0.5"}, []string{"DEMO_TIME_SCALE", "from 1 (real time)"}},
 		{"time scale not a number", map[string]string{"DEMO_TIME_SCALE": "fast"}, []string{"DEMO_TIME_SCALE"}},
 		{"rescue inside a job's timeout", map[string]string{"JOB_RESCUE_AFTER": "30s"}, []string{"JOB_RESCUE_AFTER", "longest job timeout"}},
+		{"alert webhook not a URL", map[string]string{"ALERT_WEBHOOK_URL": "hooks.example.com/x", "ADAPTER_SECRET": "s"}, []string{"ALERT_WEBHOOK_URL", "http:// or https://"}},
+		{"alert webhook without a secret", map[string]string{"ALERT_WEBHOOK_URL": "https://hooks.example.com/x"}, []string{"ALERT_WEBHOOK_SECRET", "ADAPTER_SECRET"}},
+		{"alert interval", map[string]string{"ALERT_EVERY": "0s"}, []string{"ALERT_EVERY", "positive duration"}},
 		{"several at once", map[string]string{"LOG_LEVEL": "x", "WORKERS": "-1"}, []string{"LOG_LEVEL", "WORKERS"}},
 	}
 	for _, tt := range tests {
