@@ -30,6 +30,7 @@ func (s *Service) RegisterWorkers(w *river.Workers) {
 	river.AddWorker(w, &voidWorker{s: s})
 	river.AddWorker(w, &sweepWorker{s: s})
 	s.registerReturnWorkers(w)
+	s.registerRollupWorker(w)
 }
 
 type voidWorker struct {

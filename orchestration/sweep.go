@@ -23,12 +23,14 @@ func (SweepArgs) Kind() string { return "exception_sweep" }
 const sweepBatch = 500
 
 // PeriodicJobs lists the jobs River's leader runs on a schedule: the sweep,
-// as often as shipments are tracked (TrackEvery) and once at start.
+// as often as shipments are tracked (TrackEvery) and once at start, and the
+// process rollup (RollupEvery).
 func (s *Service) PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(s.sweepEvery()),
 			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
 			&river.PeriodicJobOpts{ID: SweepArgs{}.Kind(), RunOnStart: true}),
+		rollupJob(), // the process dashboard's rollup (rollup.go)
 	}
 }
 
