@@ -57,6 +57,9 @@ type Figures struct {
 	// Exceptions are the exceptions by kind; Endpoints the outside calls by
 	// system/op; ERP the postings by document kind.
 	Exceptions, Endpoints, ERP []Figure
+	// Automation is the automation rate by exception kind (filled by
+	// triage.(*Service).ProcessFigures).
+	Automation []Figure
 	// Stalls are the journeys' states, every node's and each node's.
 	Stalls []Stall
 }
@@ -75,29 +78,6 @@ var processDefs = []rollup.Def{
 	rollup.NewDef(MetricAPI, MetricAPI, "API failure rate", UnitShare, "Share of outside calls that failed (timeouts, 5xx, 429, refused), retries included; not narrowed by channel or node.", "rate"),
 	rollup.NewDef(MetricManualTouch, MetricManualTouch, "Manual touch rate", UnitShare, "Share of the orders finished in the period (delivered, cancelled, rejected) that a person touched before.", "rate"),
 	rollup.NewDef(MetricERPLag, MetricERPLag, "ERP posting lag", UnitDuration, "Mean time from an ERP document being queued to its acknowledgement, over those acknowledged in the period.", "mean"),
-}
-
-// dims lists the dims of metric in sums, busiest in the period first.
-func dims(sums rollup.Sums, metric string) []string {
-	n := map[string]int64{}
-	for _, m := range []map[rollup.Key]rollup.Agg{sums.Current, sums.Previous} {
-		for k := range m {
-			if k.Metric == metric && k.Dim != rollup.All {
-				n[k.Dim] = sums.Current[k].N
-			}
-		}
-	}
-	out := make([]string, 0, len(n))
-	for d := range n {
-		out = append(out, d)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if n[out[i]] != n[out[j]] {
-			return n[out[i]] > n[out[j]]
-		}
-		return out[i] < out[j]
-	})
-	return out
 }
 
 // ProcessFigures reads the process figures of orchestration's rollup for p
@@ -135,13 +115,13 @@ func (s *Service) ProcessFigures(ctx context.Context, p Period, f Filter) (_ Fig
 		for _, d := range processDefs {
 			out.Headline = append(out.Headline, rollup.Build(d, rollup.All, sums, q))
 		}
-		for _, k := range dims(sums, MetricExceptions) {
+		for _, k := range rollup.Dims(sums, MetricExceptions) {
 			out.Exceptions = append(out.Exceptions, rollup.Build(processDefs[2], k, sums, q))
 		}
-		for _, k := range dims(sums, MetricAPI) {
+		for _, k := range rollup.Dims(sums, MetricAPI) {
 			out.Endpoints = append(out.Endpoints, rollup.Build(processDefs[4], k, sums, q))
 		}
-		for _, k := range dims(sums, MetricERPLag) {
+		for _, k := range rollup.Dims(sums, MetricERPLag) {
 			out.ERP = append(out.ERP, rollup.Build(processDefs[6], k, sums, q))
 		}
 		out.Stalls, err = s.stalls(ctx, tx, p, f)

@@ -77,6 +77,7 @@ var navItems = []struct {
 	{NavItem{Label: "Queue", Href: "/review"}, []Role{Support, Engineer}},
 	// The cluster pages (/clusters) and the process dashboard (/dashboard),
 	// for engineers, are added here with their pages.
+	{NavItem{Label: "Dashboard", Href: "/dashboard"}, []Role{Engineer}},
 	{NavItem{Label: "People", Href: "/admin/users"}, nil},
 }
 

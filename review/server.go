@@ -151,6 +151,7 @@ func (s *Server) Routes(r chi.Router) {
 		s.registerLoginRoutes(r)
 		s.registerAdminRoutes(r)
 		s.registerQueueRoutes(r)
+		s.registerDashboardRoutes(r)
 	})
 }
 

@@ -149,7 +149,9 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	// The SLA job escalates overdue review cases on River's leader.
 	sla := triage.NewEscalator(tri, triage.EscalationConfig{Every: cfg.SLAEvery, WebhookURL: cfg.SLAWebhookURL,
 		Secret: []byte(cfg.AdapterSecret)})
-	if err := a.initJobs(sla.PeriodicJobs(), a.review.RegisterWorkers, sla.RegisterWorkers); err != nil {
+	// tri's jobs: the case rollup of the process dashboard.
+	if err := a.initJobs(append(sla.PeriodicJobs(), tri.PeriodicJobs()...), a.review.RegisterWorkers, sla.RegisterWorkers,
+		tri.RegisterWorkers); err != nil {
 		return nil, err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

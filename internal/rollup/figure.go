@@ -1,5 +1,7 @@
 package rollup
 
+import "sort"
+
 // Units of a Figure's values.
 const (
 	// UnitDuration values are seconds.
@@ -93,4 +95,27 @@ func Build(d Def, dim string, sums Sums, q Quantiles) Figure {
 // NewDef is a Def.
 func NewDef(key, metric, label, unit, definition, value string) Def {
 	return Def{Key: key, Metric: metric, Label: label, Unit: unit, Definition: definition, Value: value}
+}
+
+// Dims lists the dims of metric in sums, busiest in the period first.
+func Dims(sums Sums, metric string) []string {
+	n := map[string]int64{}
+	for _, m := range []map[Key]Agg{sums.Current, sums.Previous} {
+		for k := range m {
+			if k.Metric == metric && k.Dim != All {
+				n[k.Dim] = sums.Current[k].N
+			}
+		}
+	}
+	out := make([]string, 0, len(n))
+	for d := range n {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if n[out[i]] != n[out[j]] {
+			return n[out[i]] > n[out[j]]
+		}
+		return out[i] < out[j]
+	})
+	return out
 }
