@@ -423,10 +423,12 @@ func stallTables(stalls []orchestration.Stall, f orchestration.Filter) []stallTa
 		}
 		// The slowest p90 of each state (over the nodes) is marked.
 		worst := map[string]float64{}
+		real := 0
 		for _, n := range nodes {
 			if n == rollup.All {
 				continue
 			}
+			real++
 			for s, st := range by[n] {
 				if st.P90 != nil && *st.P90 > worst[s] {
 					worst[s] = *st.P90
@@ -452,7 +454,7 @@ func stallTables(stalls []orchestration.Stall, f orchestration.Filter) []stallTa
 				if st.Now > 0 {
 					c.NowHref = ordersHref(j.journey, s, n, f)
 				}
-				c.Stuck = n != rollup.All && st.P90 != nil && *st.P90 == worst[s] && len(nodes) > 2
+				c.Stuck = n != rollup.All && st.P90 != nil && *st.P90 == worst[s] && real >= 2
 				row.Cells = append(row.Cells, c)
 			}
 			t.Rows = append(t.Rows, row)

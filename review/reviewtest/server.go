@@ -27,6 +27,9 @@ import (
 type Options struct {
 	// Clock is the review server's clock; nil means time.Now.
 	Clock func() time.Time
+	// CoreClock is the orchestration core's and triage's clock; nil means
+	// time.Now.
+	CoreClock func() time.Time
 	// Limits are the sign-in limits; zero means the defaults.
 	Limits review.LoginLimits
 	// Applier carries out triage's fixes; nil applies nothing.
@@ -67,13 +70,13 @@ func NewServer(t testing.TB, o Options) *Server {
 	ts := httptest.NewUnstartedServer(nil)
 	url := "http://" + ts.Listener.Addr().String()
 	var tri *triage.Service
-	orch, err := orchestration.NewService(pool, orchestration.Config{Log: log, Policy: policy,
+	orch, err := orchestration.NewService(pool, orchestration.Config{Log: log, Policy: policy, Now: o.CoreClock,
 		OnException: func(ctx context.Context, tx pgx.Tx, e orchestration.Exception) error { return tri.Enqueue(ctx, tx, e) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tri, err = triage.NewService(pool, triage.Config{Core: orch, Embedder: models.NewLocalEmbedder(384), Policy: policy,
-		Applier: o.Applier, Log: log, BaseURL: url})
+		Applier: o.Applier, Log: log, BaseURL: url, Now: o.CoreClock})
 	if err != nil {
 		t.Fatal(err)
 	}
