@@ -2,7 +2,7 @@
 -- The case figures of the process dashboard (automation rate, precision of
 -- automatic fixes, review time), owned by triage and refreshed by its
 -- leader-only periodic job (triage.(*Service).RefreshCaseRollup). Same shape
--- as orchestration's process_daily and process_daily_hist (see
+-- as orchestration's process_daily (see
 -- 00037_process_rollup.sql): one row per UTC day, metric, channel, region,
 -- node and dim (the exception kind).
 CREATE TABLE case_daily (
@@ -16,20 +16,15 @@ CREATE TABLE case_daily (
     hits    bigint           NOT NULL,
     timed   bigint           NOT NULL,
     sum_s   double precision NOT NULL,
+    -- The durations as a log histogram (counts; NULL without durations):
+    -- element 1 holds [0, 1 s), element i > 1 holds [2^((i-2)/4),
+    -- 2^((i-1)/4)) seconds (19% wide), up to element 96 (from 194 days on).
+    -- A period's histogram is pgvector's sum() of its days'; medians and
+    -- p90s are read from it, interpolated within the bucket.
+    hist    vector(96),
     PRIMARY KEY (metric, day, channel, region, node, dim)
 );
 
-CREATE TABLE case_daily_hist (
-    day     date     NOT NULL,
-    metric  text     NOT NULL,
-    channel text     NOT NULL,
-    region  text     NOT NULL,
-    node    text     NOT NULL,
-    dim     text     NOT NULL,
-    bucket  smallint NOT NULL CHECK (bucket BETWEEN 1 AND 96),
-    n       bigint   NOT NULL,
-    PRIMARY KEY (metric, day, channel, region, node, dim, bucket)
-);
 
 -- When the case rollup last ran (one row).
 CREATE TABLE case_rollup_state (
@@ -47,5 +42,4 @@ DROP INDEX cases_order_kind_idx;
 DROP INDEX cases_decided_idx;
 DROP INDEX cases_triaged_idx;
 DROP TABLE case_rollup_state;
-DROP TABLE case_daily_hist;
 DROP TABLE case_daily;

@@ -239,6 +239,11 @@ func (s *Service) RefreshRollup(ctx context.Context) (err error) {
 			return fmt.Errorf("days %s to %s: %w", start.Format(time.DateOnly), end.Format(time.DateOnly), err)
 		}
 	}
+	if to.Sub(from) > 3*24*time.Hour { // a first refresh: let the planner see the tables' new sizes
+		if _, err := s.pool.Exec(ctx, `ANALYZE process_daily, process_order_dims, process_stall_now`); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -98,7 +98,7 @@ func (s *Service) RefreshCaseRollup(ctx context.Context) (err error) {
 		return err
 	}
 	window := fmt.Sprintf("%d seconds", int64(PrecisionWindow.Seconds()))
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('case_rollup'))`); err != nil {
 			return err
 		}
@@ -109,6 +109,10 @@ func (s *Service) RefreshCaseRollup(ctx context.Context) (err error) {
 			ON CONFLICT (name) DO UPDATE SET refreshed_at = EXCLUDED.refreshed_at`, now)
 		return err
 	})
+	if err == nil && to.Sub(from) > 10*24*time.Hour { // a first refresh: the planner sees the new size
+		_, err = s.pool.Exec(ctx, `ANALYZE case_daily`)
+	}
+	return err
 }
 
 var caseDefs = []rollup.Def{

@@ -1,7 +1,7 @@
 // Package rollup keeps and reads daily rollup tables: per UTC day, metric,
 // channel, region, node and dim, the count of facts, of those that pass, of
-// those with a duration and the sum of the durations, beside a log histogram
-// of the durations for medians and p90s. orchestration (process_daily) and
+// those with a duration and the sum of the durations, with a log histogram
+// of the durations (a pgvector vector) for medians and p90s. orchestration (process_daily) and
 // triage (case_daily) each keep their own table of this shape; this package
 // is the SQL both share, so that a figure means the same in both.
 //
@@ -215,37 +215,40 @@ type QKey struct{ Metric, Dim, Node string }
 type Quantiles map[QKey][2]float64
 
 // ReadQuantiles reads the median and p90 durations of the metrics of
-// table's histogram (table_hist) over p, by metric and dim and over every
-// dim; with byNode also by node. Each is interpolated within its histogram
-// bucket (buckets are 19% wide).
+// table over p, by metric and dim and over every dim; with byNode also by
+// node. A period's histogram is the sum (pgvector's, in C) of its days'
+// hist vectors; each quantile is interpolated within its bucket (buckets
+// are 19% wide).
 func ReadQuantiles(ctx context.Context, db DB, table string, metrics []string, p Period, f Filter, byNode bool) (_ Quantiles, err error) {
 	defer derrors.Wrap(&err, "rollup.ReadQuantiles(%s)", table)
 	if !tableRE.MatchString(table) {
 		return nil, fmt.Errorf("bad table %q", table)
 	}
-	sets, nodeCol := `(metric, dim, bucket), (metric, bucket)`, `'*'`
+	sets, nodeCol := `(metric, dim), (metric)`, `'*'`
 	if byNode {
-		sets += `, (metric, dim, node, bucket), (metric, node, bucket)`
+		sets += `, (metric, dim, node), (metric, node)`
 		nodeCol = `CASE WHEN grouping(node) = 1 THEN '*' ELSE node END`
 	}
 	rows, err := db.Query(ctx, `
-		WITH h AS (
-			SELECT metric, CASE WHEN grouping(dim) = 1 THEN '*' ELSE dim END AS dim,
-				`+nodeCol+` AS node, bucket, sum(n)::float8 AS n
-			FROM `+table+`_hist WHERE `+filterSQL+`
+		WITH s AS (
+			SELECT metric, CASE WHEN grouping(dim) = 1 THEN '*' ELSE dim END AS dim, `+nodeCol+` AS node, sum(hist) AS h
+			FROM `+table+` WHERE `+filterSQL+` AND hist IS NOT NULL
 			GROUP BY GROUPING SETS (`+sets+`)
+		), e AS (
+			SELECT metric, dim, node, u.b::int AS bucket, u.x::float8 AS n
+			FROM s, unnest(s.h::real[]) WITH ORDINALITY AS u(x, b) WHERE u.x > 0
 		), c AS (
 			SELECT metric, dim, node, bucket, n,
 				sum(n) OVER (PARTITION BY metric, dim, node ORDER BY bucket) - n AS below,
 				sum(n) OVER (PARTITION BY metric, dim, node) AS total
-			FROM h
+			FROM e
 		)
 		SELECT DISTINCT ON (metric, dim, node, q) metric, dim, node, q,
 			(CASE WHEN bucket = 1 THEN 0 ELSE 2 ^ ((bucket - 2) / 4.0) END
 			 + (CASE WHEN bucket = 1 THEN 1 ELSE 2 ^ ((bucket - 1) / 4.0) - 2 ^ ((bucket - 2) / 4.0) END)
 			   * least(1, greatest(0, (q * total - below) / n)))::float8
 		FROM c CROSS JOIN (VALUES (0.5::float8), (0.9::float8)) AS qs(q)
-		WHERE n > 0 AND below + n >= q * total
+		WHERE below + n >= q * total
 		ORDER BY metric, dim, node, q, bucket`,
 		p.From, p.To, metrics, f.Channel, f.Region, f.Node, []string{})
 	if err != nil {
@@ -271,10 +274,10 @@ func ReadQuantiles(ctx context.Context, db DB, table string, metrics []string, p
 }
 
 // Replace recomputes the days from (inclusive) to to (exclusive) of table
-// and its histogram from facts, in tx: a query whose columns are day (date),
-// metric, channel, region, node, dim (text), n, hits (bigint) and secs
-// (float8 seconds, NULL for a fact without a duration). Its $1 and $2 are
-// from and to; args follow from $3.
+// from facts, in tx: a query whose columns are day (date), metric, channel,
+// region, node, dim (text), n, hits (bigint) and secs (float8 seconds, NULL
+// for a fact without a duration). Its $1 and $2 are from and to; args
+// follow from $3.
 func Replace(ctx context.Context, tx pgx.Tx, table, facts string, from, to time.Time, args ...any) (err error) {
 	defer derrors.Wrap(&err, "rollup.Replace(%s)", table)
 	if !tableRE.MatchString(table) {
@@ -287,21 +290,34 @@ func Replace(ctx context.Context, tx pgx.Tx, table, facts string, from, to time.
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE rollup_facts ON COMMIT DROP AS `+facts, all...); err != nil {
 		return fmt.Errorf("collecting facts: %w", err)
 	}
-	for _, t := range []string{table, table + "_hist"} {
-		if _, err := tx.Exec(ctx, `DELETE FROM `+t+` WHERE day >= $1 AND day < $2`, from, to); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO `+table+` (day, metric, channel, region, node, dim, n, hits, timed, sum_s)
-		SELECT day, metric, channel, region, node, dim, sum(n), sum(hits), count(secs), coalesce(sum(secs), 0)
-		FROM rollup_facts WHERE day >= $1 AND day < $2 GROUP BY 1, 2, 3, 4, 5, 6`, from, to); err != nil {
+	if _, err := tx.Exec(ctx, `ANALYZE rollup_facts`); err != nil { // so the histogram join is planned for its size
 		return err
 	}
+	if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE day >= $1 AND day < $2`, from, to); err != nil {
+		return err
+	}
+	// Each key's histogram is dense: its 96 buckets, zero where empty.
 	if _, err := tx.Exec(ctx, `
-		INSERT INTO `+table+`_hist (day, metric, channel, region, node, dim, bucket, n)
-		SELECT day, metric, channel, region, node, dim, process_bucket(greatest(secs, 0)), count(*)
-		FROM rollup_facts WHERE secs IS NOT NULL AND day >= $1 AND day < $2 GROUP BY 1, 2, 3, 4, 5, 6, 7`, from, to); err != nil {
+		INSERT INTO `+table+` (day, metric, channel, region, node, dim, n, hits, timed, sum_s, hist)
+		WITH f AS (
+			SELECT * FROM rollup_facts WHERE day >= $1 AND day < $2
+		), agg AS (
+			SELECT day, metric, channel, region, node, dim, sum(n)::bigint AS n, sum(hits)::bigint AS hits,
+				count(secs)::bigint AS timed, coalesce(sum(secs), 0)::float8 AS sum_s
+			FROM f GROUP BY 1, 2, 3, 4, 5, 6
+		), kb AS (
+			SELECT day, metric, channel, region, node, dim, process_bucket(greatest(secs, 0))::int AS b, count(*)::real AS c
+			FROM f WHERE secs IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7
+		), h AS (
+			SELECT k.day, k.metric, k.channel, k.region, k.node, k.dim,
+				array_agg(coalesce(kb.c, 0) ORDER BY g)::real[]::vector AS hist
+			FROM (SELECT DISTINCT day, metric, channel, region, node, dim FROM kb) k
+			CROSS JOIN generate_series(1, 96) g
+			LEFT JOIN kb ON kb.day = k.day AND kb.metric = k.metric AND kb.channel = k.channel AND kb.region = k.region
+				AND kb.node = k.node AND kb.dim = k.dim AND kb.b = g
+			GROUP BY 1, 2, 3, 4, 5, 6
+		)
+		SELECT agg.*, h.hist FROM agg LEFT JOIN h USING (day, metric, channel, region, node, dim)`, from, to); err != nil {
 		return err
 	}
 	_, err = tx.Exec(ctx, `DROP TABLE rollup_facts`)

@@ -30,6 +30,8 @@ type Options struct {
 	// CoreClock is the orchestration core's and triage's clock; nil means
 	// time.Now.
 	CoreClock func() time.Time
+	// Pool is the database to serve; nil means a fresh one.
+	Pool *pgxpool.Pool
 	// Limits are the sign-in limits; zero means the defaults.
 	Limits review.LoginLimits
 	// Applier carries out triage's fixes; nil applies nothing.
@@ -56,7 +58,10 @@ type Server struct {
 // when t ends.
 func NewServer(t testing.TB, o Options) *Server {
 	t.Helper()
-	pool := dbtest.NewPool(t)
+	pool := o.Pool
+	if pool == nil {
+		pool = dbtest.NewPool(t)
+	}
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
