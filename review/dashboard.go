@@ -93,15 +93,15 @@ type stallTable struct {
 // dashboardPage is the model of templates/dashboard.html.
 type dashboardPage struct {
 	Page
-	Period, From, To      string
-	Periods               []filterOption
-	Filters               []queueFilterField
-	Range, PrevRange      string
-	RefreshedAt           time.Time
-	Cards                 []dashCard
-	Tables                []dashTable
-	Stalls                []stallTable
-	Query                 string
+	Period, From, To string
+	Periods          []filterOption
+	Filters          []queueFilterField
+	Range, PrevRange string
+	RefreshedAt      time.Time
+	Cards            []dashCard
+	Tables           []dashTable
+	Stalls           []stallTable
+	Query            string
 }
 
 // handleDashboard shows the process figures for a period beside the period

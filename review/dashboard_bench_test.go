@@ -159,7 +159,9 @@ func benchDashboardDB(b *testing.B, n int) *pgxpool.Pool {
 	}
 	t0 := time.Now()
 	if err := orchestration.GenerateHistory(ctx, pool, orchestration.HistoryOptions{Orders: n, Days: 30, End: benchEnd,
-		Progress: func(done, total int) { b.Logf("generated %d of %d orders (%s)", done, total, time.Since(t0).Round(time.Second)) }}); err != nil {
+		Progress: func(done, total int) {
+			b.Logf("generated %d of %d orders (%s)", done, total, time.Since(t0).Round(time.Second))
+		}}); err != nil {
 		b.Fatal(err)
 	}
 	if err := triage.GenerateCaseHistory(ctx, pool); err != nil {
