@@ -141,7 +141,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) error {
 		p.Cards = append(p.Cards, card(fig, figs.Days, f))
 	}
 	p.Tables = []dashTable{
-		{"Exceptions by kind", "Exceptions", "Occurred", "No exceptions in the period.",
+		{"Exceptions by kind", "Exceptions", "Share", "No exceptions in the period.",
 			rows(figs.Exceptions, func(fig orchestration.Figure) []dashLink {
 				return []dashLink{{"cases", queueHref(url.Values{"kind": {fig.Dim}}, f)}, {"clusters", "/clusters?kind=" + url.QueryEscape(fig.Dim)}}
 			})},
@@ -372,14 +372,22 @@ func ordersHref(journey, state, node string, f orchestration.Filter) string {
 	return "/dashboard/orders?" + v.Encode()
 }
 
-// rows formats figures by dim.
+// rows formats figures by dim. The count column is the share of the
+// period's total for counts, hits of N for shares, N for durations.
 func rows(figs []orchestration.Figure, links func(orchestration.Figure) []dashLink) []dashRow {
 	var out []dashRow
+	var total int64
+	for _, fig := range figs {
+		total += fig.N
+	}
 	for _, fig := range figs {
 		r := dashRow{Name: fig.Dim, Value: fmtValue(fig.Unit, fig.Value), Previous: fmtValue(fig.Unit, fig.Previous),
 			Count: fmt.Sprint(fig.N)}
-		if fig.Unit == orchestration.UnitShare {
+		switch {
+		case fig.Unit == orchestration.UnitShare:
 			r.Count = fmt.Sprintf("%d of %d", fig.Hits, fig.N)
+		case fig.Unit == orchestration.UnitCount && total > 0:
+			r.Count = fmt.Sprintf("%.0f%%", 100*float64(fig.N)/float64(total))
 		}
 		if links != nil {
 			r.Links = links(fig)
@@ -425,7 +433,7 @@ func stallTables(stalls []orchestration.Stall, f orchestration.Filter) []stallTa
 		worst := map[string]float64{}
 		real := 0
 		for _, n := range nodes {
-			if n == rollup.All {
+			if n == rollup.All || n == "" {
 				continue
 			}
 			real++

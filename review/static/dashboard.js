@@ -6,6 +6,8 @@
   "use strict";
   if (typeof uPlot === "undefined") { return; }
 
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
   // durationScale picks the unit that reads best for the largest value.
   function durationScale(max) {
     if (max >= 2 * 86400) { return { div: 86400, unit: "d" }; }
@@ -37,8 +39,8 @@
       scales: { x: { time: true }, y: { range: function (u, lo, hi) { return [Math.min(0, lo), hi > 0 ? hi * 1.15 : 1]; } } },
       axes: [
         { stroke: "#4a5666", grid: { stroke: "#e3e8ee" }, ticks: { stroke: "#cfd6df" }, size: 28,
-          values: function (u, ticks) { return ticks.map(function (t) { var d = new Date(t * 1000); return d.getUTCDate() + "/" + (d.getUTCMonth() + 1); }); } },
-        { stroke: "#4a5666", grid: { stroke: "#e3e8ee" }, ticks: { stroke: "#cfd6df" }, size: 52,
+          values: function (u, ticks) { return ticks.map(function (t) { var d = new Date(t * 1000); return d.getUTCDate() + " " + MONTHS[d.getUTCMonth()]; }); } },
+        { stroke: "#4a5666", grid: { stroke: "#e3e8ee" }, ticks: { stroke: "#cfd6df" }, size: 64,
           values: function (u, ticks) { return ticks.map(function (t) { return (Math.round(t * 10) / 10) + suffix; }); } }
       ],
       series: [
