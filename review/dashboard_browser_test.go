@@ -44,4 +44,18 @@ func TestBrowserScreenshotDashboard(t *testing.T) {
 		t.Errorf("allocation chart has %s points, want 7", points)
 	}
 	reviewtest.Screenshot(t, ctx, filepath.Join(reviewtest.ScreenshotDir(t), "dashboard.png"))
+	// No width makes the page scroll sideways (wide tables scroll in their box).
+	for _, w := range [][2]int64{{1366, 768}, {1024, 768}, {768, 1024}} {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w[0], w[1]), chromedp.Navigate(srv.URL+"/dashboard?period=7d"),
+			chromedp.WaitVisible(chromedp.CSS(".chart.drawn canvas"))); err != nil {
+			t.Fatal(err)
+		}
+		over, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if over > 0 {
+			t.Errorf("%dx%d: the dashboard is %d px wider than the window", w[0], w[1], over)
+		}
+	}
 }
