@@ -33,12 +33,23 @@ CREATE TABLE process_daily (
     hits    bigint           NOT NULL,
     timed   bigint           NOT NULL,
     sum_s   double precision NOT NULL,
-    -- The durations as a log histogram (counts; NULL without durations):
-    -- element 1 holds [0, 1 s), element i > 1 holds [2^((i-2)/4),
-    -- 2^((i-1)/4)) seconds (19% wide), up to element 96 (from 194 days on).
-    -- A period's histogram is pgvector's sum() of its days'; medians and
-    -- p90s are read from it, interpolated within the bucket.
-    hist    vector(96),
+    PRIMARY KEY (metric, day, channel, region, node, dim)
+);
+
+-- The durations of process_daily as log histograms, one per row with durations,
+-- apart so that the sums read a narrow table: element 1 of hist counts
+-- [0, 1 s), element i > 1 counts [2^((i-2)/4), 2^((i-1)/4)) seconds (19%
+-- wide), up to element 96 (from 194 days on). A period's histogram is
+-- pgvector's sum() of its days'; medians and p90s are read from it,
+-- interpolated within the bucket.
+CREATE TABLE process_daily_hist (
+    day     date       NOT NULL,
+    metric  text       NOT NULL,
+    channel text       NOT NULL,
+    region  text       NOT NULL,
+    node    text       NOT NULL,
+    dim     text       NOT NULL,
+    hist    vector(96) NOT NULL,
     PRIMARY KEY (metric, day, channel, region, node, dim)
 );
 
@@ -80,7 +91,7 @@ CREATE INDEX erp_postings_created_idx ON erp_postings (created_at);
 CREATE INDEX erp_postings_ack_idx ON erp_postings (acknowledged_at) WHERE acknowledged_at IS NOT NULL;
 CREATE INDEX exceptions_occurred_idx ON exceptions (occurred_at);
 
--- The histogram bucket of a duration in seconds (see process_daily.hist).
+-- The histogram bucket of a duration in seconds (see process_daily_hist).
 CREATE FUNCTION process_bucket(seconds double precision) RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN seconds < 1 THEN 1
@@ -99,5 +110,6 @@ DROP INDEX order_events_created_idx;
 DROP VIEW process_person_touches;
 DROP TABLE process_rollup_state;
 DROP TABLE process_stall_now;
+DROP TABLE process_daily_hist;
 DROP TABLE process_daily;
 DROP TABLE process_order_dims;

@@ -16,12 +16,23 @@ CREATE TABLE case_daily (
     hits    bigint           NOT NULL,
     timed   bigint           NOT NULL,
     sum_s   double precision NOT NULL,
-    -- The durations as a log histogram (counts; NULL without durations):
-    -- element 1 holds [0, 1 s), element i > 1 holds [2^((i-2)/4),
-    -- 2^((i-1)/4)) seconds (19% wide), up to element 96 (from 194 days on).
-    -- A period's histogram is pgvector's sum() of its days'; medians and
-    -- p90s are read from it, interpolated within the bucket.
-    hist    vector(96),
+    PRIMARY KEY (metric, day, channel, region, node, dim)
+);
+
+-- The durations of case_daily as log histograms, one per row with durations,
+-- apart so that the sums read a narrow table: element 1 of hist counts
+-- [0, 1 s), element i > 1 counts [2^((i-2)/4), 2^((i-1)/4)) seconds (19%
+-- wide), up to element 96 (from 194 days on). A period's histogram is
+-- pgvector's sum() of its days'; medians and p90s are read from it,
+-- interpolated within the bucket.
+CREATE TABLE case_daily_hist (
+    day     date       NOT NULL,
+    metric  text       NOT NULL,
+    channel text       NOT NULL,
+    region  text       NOT NULL,
+    node    text       NOT NULL,
+    dim     text       NOT NULL,
+    hist    vector(96) NOT NULL,
     PRIMARY KEY (metric, day, channel, region, node, dim)
 );
 
@@ -42,4 +53,5 @@ DROP INDEX cases_order_kind_idx;
 DROP INDEX cases_decided_idx;
 DROP INDEX cases_triaged_idx;
 DROP TABLE case_rollup_state;
+DROP TABLE case_daily_hist;
 DROP TABLE case_daily;

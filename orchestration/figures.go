@@ -81,10 +81,12 @@ var processDefs = []rollup.Def{
 }
 
 // ProcessFigures reads the process figures of orchestration's rollup for p
-// and the period before it, narrowed by f, with the stall view, all in one
-// read-only transaction. The figures are as fresh as the last RefreshRollup.
-// triage.(*Service).ProcessFigures adds the case figures (automation,
-// precision of automatic fixes, review time).
+// and the period before it, narrowed by f, with the stall view. The reads
+// run at once on their own connections; each sees the rollup as one
+// refresh left it (a refresh replaces its days in one transaction), so two
+// reads straddling a refresh may differ by that refresh. The figures are as
+// fresh as the last RefreshRollup. triage.(*Service).ProcessFigures adds
+// the case figures (automation, precision of automatic fixes, review time).
 func (s *Service) ProcessFigures(ctx context.Context, p Period, f Filter) (_ Figures, err error) {
 	defer derrors.Wrap(&err, "ProcessFigures")
 	if err := p.Validate(); err != nil {
@@ -95,52 +97,98 @@ func (s *Service) ProcessFigures(ctx context.Context, p Period, f Filter) (_ Fig
 	}
 	out := Figures{Period: p, Previous: p.Previous(), Filter: f}
 	metrics := []string{MetricCycleTime, MetricAllocation, MetricExceptions, MetricRefundTime, MetricAPI, MetricManualTouch, MetricERPLag}
-	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var at *time.Time
-		if err := tx.QueryRow(ctx, `SELECT refreshed_at FROM process_rollup_state WHERE name = 'process'`).Scan(&at); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	var sums rollup.Sums
+	var q rollup.Quantiles
+	err = rollup.Parallel(
+		func() error {
+			var at *time.Time
+			err := s.pool.QueryRow(ctx, `SELECT refreshed_at FROM process_rollup_state WHERE name = 'process'`).Scan(&at)
+			if at != nil {
+				out.RefreshedAt = *at
+			}
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
 			return err
-		}
-		if at != nil {
-			out.RefreshedAt = *at
-		}
-		sums, err := rollup.Read(ctx, tx, ProcessTable, metrics, []string{MetricAPI}, p, f)
-		if err != nil {
+		},
+		func() (err error) {
+			sums, err = rollup.Read(ctx, s.pool, ProcessTable, metrics, []string{MetricAPI}, p, f)
 			return err
-		}
-		out.Days = sums.Days
-		q, err := rollup.ReadQuantiles(ctx, tx, ProcessTable, []string{MetricCycleTime, MetricRefundTime, MetricERPLag}, p, f, false)
-		if err != nil {
+		},
+		func() (err error) {
+			q, err = rollup.ReadQuantiles(ctx, s.pool, ProcessTable, []string{MetricCycleTime, MetricRefundTime, MetricERPLag}, p, f, false)
 			return err
-		}
-		for _, d := range processDefs {
-			out.Headline = append(out.Headline, rollup.Build(d, rollup.All, sums, q))
-		}
-		for _, k := range rollup.Dims(sums, MetricExceptions) {
-			out.Exceptions = append(out.Exceptions, rollup.Build(processDefs[2], k, sums, q))
-		}
-		for _, k := range rollup.Dims(sums, MetricAPI) {
-			out.Endpoints = append(out.Endpoints, rollup.Build(processDefs[4], k, sums, q))
-		}
-		for _, k := range rollup.Dims(sums, MetricERPLag) {
-			out.ERP = append(out.ERP, rollup.Build(processDefs[6], k, sums, q))
-		}
-		out.Stalls, err = s.stalls(ctx, tx, p, f)
-		return err
-	})
+		},
+		func() (err error) {
+			out.Stalls, err = s.stalls(ctx, p, f)
+			return err
+		},
+	)
 	if err != nil {
 		return Figures{}, err
+	}
+	out.Days = sums.Days
+	for _, d := range processDefs {
+		out.Headline = append(out.Headline, rollup.Build(d, rollup.All, sums, q))
+	}
+	for _, k := range rollup.Dims(sums, MetricExceptions) {
+		out.Exceptions = append(out.Exceptions, rollup.Build(processDefs[2], k, sums, q))
+	}
+	for _, k := range rollup.Dims(sums, MetricAPI) {
+		out.Endpoints = append(out.Endpoints, rollup.Build(processDefs[4], k, sums, q))
+	}
+	for _, k := range rollup.Dims(sums, MetricERPLag) {
+		out.ERP = append(out.ERP, rollup.Build(processDefs[6], k, sums, q))
 	}
 	return out, nil
 }
 
 // stalls reads the stall view: every journey state's stays by node (and
 // over every node) with the count sitting there now.
-func (s *Service) stalls(ctx context.Context, tx pgx.Tx, p Period, f Filter) ([]Stall, error) {
-	q, err := rollup.ReadQuantiles(ctx, tx, ProcessTable, []string{MetricState, MetricReturnState}, p, f, true)
+func (s *Service) stalls(ctx context.Context, p Period, f Filter) ([]Stall, error) {
+	type key struct{ journey, state, node string }
+	type count struct {
+		key
+		n int64
+	}
+	var q rollup.Quantiles
+	var stays, now []count
+	scan := func(sql string, args ...any) ([]count, error) {
+		rows, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (count, error) {
+			var c count
+			err := r.Scan(&c.journey, &c.state, &c.node, &c.n)
+			return c, err
+		})
+	}
+	err := rollup.Parallel(
+		func() (err error) {
+			q, err = rollup.ReadQuantiles(ctx, s.pool, ProcessTable, []string{MetricState, MetricReturnState}, p, f, true)
+			return err
+		},
+		func() (err error) {
+			stays, err = scan(`
+				SELECT CASE metric WHEN 'state' THEN 'order' ELSE 'return' END, dim,
+					CASE WHEN grouping(node) = 1 THEN '*' ELSE node END, sum(n)::bigint
+				FROM process_daily WHERE day >= $1 AND day < $2 AND metric IN ('state', 'return_state')
+					AND ($3 = '' OR channel = $3) AND ($4 = '' OR region = $4) AND ($5 = '' OR node = $5)
+				GROUP BY GROUPING SETS ((metric, dim, node), (metric, dim))`, p.From, p.To, f.Channel, f.Region, f.Node)
+			return err
+		},
+		func() (err error) {
+			now, err = scan(`
+				SELECT journey, state, CASE WHEN grouping(node) = 1 THEN '*' ELSE node END, sum(n)::bigint
+				FROM process_stall_now WHERE ($1 = '' OR channel = $1) AND ($2 = '' OR region = $2) AND ($3 = '' OR node = $3)
+				GROUP BY GROUPING SETS ((journey, state, node), (journey, state))`, f.Channel, f.Region, f.Node)
+			return err
+		},
+	)
 	if err != nil {
 		return nil, err
 	}
-	type key struct{ journey, state, node string }
 	by := map[key]*Stall{}
 	get := func(k key) *Stall {
 		if st, ok := by[k]; ok {
@@ -158,44 +206,11 @@ func (s *Service) stalls(ctx context.Context, tx pgx.Tx, p Period, f Filter) ([]
 		st := get(key{journeyOf[k.Metric], k.Dim, k.Node})
 		st.P50, st.P90 = &v[0], &v[1]
 	}
-	rows, err := tx.Query(ctx, `
-		SELECT metric, dim, CASE WHEN grouping(node) = 1 THEN '*' ELSE node END, sum(n)::bigint
-		FROM process_daily WHERE day >= $1 AND day < $2 AND metric IN ('state', 'return_state')
-			AND ($3 = '' OR channel = $3) AND ($4 = '' OR region = $4) AND ($5 = '' OR node = $5)
-		GROUP BY GROUPING SETS ((metric, dim, node), (metric, dim))`, p.From, p.To, f.Channel, f.Region, f.Node)
-	if err != nil {
-		return nil, err
+	for _, c := range stays {
+		get(c.key).N = c.n
 	}
-	for rows.Next() {
-		var m, state, node string
-		var n int64
-		if err := rows.Scan(&m, &state, &node, &n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		get(key{journeyOf[m], state, node}).N = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = tx.Query(ctx, `
-		SELECT journey, state, CASE WHEN grouping(node) = 1 THEN '*' ELSE node END, sum(n)::bigint
-		FROM process_stall_now WHERE ($1 = '' OR channel = $1) AND ($2 = '' OR region = $2) AND ($3 = '' OR node = $3)
-		GROUP BY GROUPING SETS ((journey, state, node), (journey, state))`, f.Channel, f.Region, f.Node)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k key
-		var n int64
-		if err := rows.Scan(&k.journey, &k.state, &k.node, &n); err != nil {
-			return nil, err
-		}
-		get(k).Now = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	for _, c := range now {
+		get(c.key).Now = c.n
 	}
 	out := make([]Stall, 0, len(by))
 	for _, st := range by {

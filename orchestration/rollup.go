@@ -177,8 +177,8 @@ GROUP BY 1, 2, 3, 4, 5`
 const rollupChunk = 7
 
 // RefreshRollup brings the process rollup up to date: it recomputes every
-// day from the day before the last refresh up to today (by the service's
-// clock), the order dims of the orders seen on those days, and the snapshot
+// day from that of the last refresh (the day before, within 5 minutes of
+// midnight) up to today (by the service's clock), the order dims of the orders seen on those days, and the snapshot
 // of what sits in each state now. The first refresh starts at the oldest
 // fact. It takes a lock, so concurrent refreshes run one after the other.
 func (s *Service) RefreshRollup(ctx context.Context) (err error) {
@@ -191,7 +191,9 @@ func (s *Service) RefreshRollup(ctx context.Context) (err error) {
 	}
 	var from time.Time
 	if through != nil {
-		from = rollup.Day(*through).AddDate(0, 0, -1)
+		// The day of the last refresh, and the day before when it ran just
+		// after midnight: a fact is stamped before its transaction commits.
+		from = rollup.Day(through.Add(-5 * time.Minute))
 	} else {
 		var oldest *time.Time
 		if err := s.pool.QueryRow(ctx, `SELECT least((SELECT min(created_at) FROM order_events),
@@ -240,7 +242,7 @@ func (s *Service) RefreshRollup(ctx context.Context) (err error) {
 		}
 	}
 	if to.Sub(from) > 3*24*time.Hour { // a first refresh: let the planner see the tables' new sizes
-		if _, err := s.pool.Exec(ctx, `ANALYZE process_daily, process_order_dims, process_stall_now`); err != nil {
+		if _, err := s.pool.Exec(ctx, `ANALYZE process_daily, process_daily_hist, process_order_dims, process_stall_now`); err != nil {
 			return err
 		}
 	}

@@ -111,8 +111,11 @@ func benchDashboardDB(b *testing.B, n int) *pgxpool.Pool {
 		var orders, rolled int
 		if database.AtHead(ctx, pool) == nil &&
 			pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM case_rollup_state)`).Scan(&orders, &rolled) == nil &&
-			orders == n && rolled == 1 {
+			orders == n {
 			b.Cleanup(pool.Close)
+			if rolled != 1 { // the history is there, the rollups are not (yet)
+				benchRefresh(b, pool)
+			}
 			return pool
 		}
 		pool.Close()
@@ -168,6 +171,24 @@ func benchDashboardDB(b *testing.B, n int) *pgxpool.Pool {
 		b.Fatal(err)
 	}
 	b.Logf("history of %d orders generated in %s", n, time.Since(t0).Round(time.Second))
+	benchRefresh(b, pool)
+	return pool
+}
+
+// benchRefresh folds the benchmark's history into both rollups, and times
+// a later, incremental refresh.
+func benchRefresh(b *testing.B, pool *pgxpool.Pool) {
+	b.Helper()
+	ctx := context.Background()
+	pol, err := rules.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	clock := func() time.Time { return benchEnd }
+	orch, err := orchestration.NewService(pool, orchestration.Config{Policy: func() *rules.Policy { return pol }, Now: clock})
+	if err != nil {
+		b.Fatal(err)
+	}
 	t1 := time.Now()
 	if err := orch.RefreshRollup(ctx); err != nil {
 		b.Fatal(err)
@@ -182,11 +203,10 @@ func benchDashboardDB(b *testing.B, n int) *pgxpool.Pool {
 		b.Fatal(err)
 	}
 	b.Logf("case rollup refreshed in %s", time.Since(t2).Round(time.Millisecond))
-	// A later refresh, as the periodic job runs it: the last day and today.
+	// A later refresh, as the periodic job runs it: today (the last day).
 	t3 := time.Now()
 	if err := orch.RefreshRollup(ctx); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("an incremental process rollup refresh took %s", time.Since(t3).Round(time.Millisecond))
-	return pool
 }

@@ -110,7 +110,7 @@ func (s *Service) RefreshCaseRollup(ctx context.Context) (err error) {
 		return err
 	})
 	if err == nil && to.Sub(from) > 10*24*time.Hour { // a first refresh: the planner sees the new size
-		_, err = s.pool.Exec(ctx, `ANALYZE case_daily`)
+		_, err = s.pool.Exec(ctx, `ANALYZE case_daily, case_daily_hist`)
 	}
 	return err
 }
@@ -132,16 +132,30 @@ var caseDefs = []rollup.Def{
 // gauges read this one method.
 func (s *Service) ProcessFigures(ctx context.Context, p orchestration.Period, f orchestration.Filter) (_ orchestration.Figures, err error) {
 	defer derrors.Wrap(&err, "triage.ProcessFigures")
-	figs, err := s.core.ProcessFigures(ctx, p, f)
-	if err != nil {
-		return orchestration.Figures{}, err
-	}
+	var figs orchestration.Figures
+	var sums rollup.Sums
+	var q rollup.Quantiles
 	metrics := []string{MetricAutomation, MetricPrecision, MetricReviewTime}
-	sums, err := rollup.Read(ctx, s.pool, CaseTable, metrics, nil, p, f)
-	if err != nil {
-		return orchestration.Figures{}, err
-	}
-	q, err := rollup.ReadQuantiles(ctx, s.pool, CaseTable, []string{MetricReviewTime}, p, f, false)
+	err = rollup.Parallel(
+		func() (err error) {
+			figs, err = s.core.ProcessFigures(ctx, p, f)
+			return err
+		},
+		func() (err error) {
+			if err := p.Validate(); err != nil {
+				return err
+			}
+			sums, err = rollup.Read(ctx, s.pool, CaseTable, metrics, nil, p, f)
+			return err
+		},
+		func() (err error) {
+			if err := p.Validate(); err != nil {
+				return err
+			}
+			q, err = rollup.ReadQuantiles(ctx, s.pool, CaseTable, []string{MetricReviewTime}, p, f, false)
+			return err
+		},
+	)
 	if err != nil {
 		return orchestration.Figures{}, err
 	}

@@ -1,7 +1,7 @@
 // Package rollup keeps and reads daily rollup tables: per UTC day, metric,
 // channel, region, node and dim, the count of facts, of those that pass, of
 // those with a duration and the sum of the durations, with a log histogram
-// of the durations (a pgvector vector) for medians and p90s. orchestration (process_daily) and
+// of the durations (a pgvector vector, in table_hist) for medians and p90s. orchestration (process_daily) and
 // triage (case_daily) each keep their own table of this shape; this package
 // is the SQL both share, so that a figure means the same in both.
 //
@@ -141,8 +141,9 @@ const filterSQL = `day >= $1 AND day < $2 AND metric = ANY($3)
 	AND (metric = ANY($7) OR (($4 = '' OR channel = $4) AND ($5 = '' OR region = $5) AND ($6 = '' OR node = $6)))`
 
 // Read sums the metrics of table over p and the period before it, by
-// metric and dim (and over every dim), and each day of p by metric.
-// Metrics in unfiltered are summed whatever f says.
+// metric and dim (and over every dim), and each day of p by metric, in two
+// queries run at once (db should be a pool). Metrics in unfiltered are
+// summed whatever f says.
 func Read(ctx context.Context, db DB, table string, metrics, unfiltered []string, p Period, f Filter) (_ Sums, err error) {
 	defer derrors.Wrap(&err, "rollup.Read(%s)", table)
 	if !tableRE.MatchString(table) {
@@ -153,58 +154,60 @@ func Read(ctx context.Context, db DB, table string, metrics, unfiltered []string
 	}
 	prev := p.Previous()
 	out := Sums{Current: map[Key]Agg{}, Previous: map[Key]Agg{}, Daily: map[string][]Agg{}}
-	rows, err := db.Query(ctx, `
-		SELECT metric, CASE WHEN grouping(dim) = 1 THEN '*' ELSE dim END, day >= $8,
-			sum(n)::bigint, sum(hits)::bigint, sum(timed)::bigint, sum(sum_s)::float8
-		FROM `+table+` WHERE `+filterSQL+`
-		GROUP BY GROUPING SETS ((metric, dim, day >= $8), (metric, day >= $8))`,
-		prev.From, p.To, metrics, f.Channel, f.Region, f.Node, unfiltered, p.From)
-	if err != nil {
-		return Sums{}, err
-	}
-	for rows.Next() {
-		var k Key
-		var cur bool
-		var a Agg
-		if err := rows.Scan(&k.Metric, &k.Dim, &cur, &a.N, &a.Hits, &a.Timed, &a.Seconds); err != nil {
-			rows.Close()
-			return Sums{}, err
-		}
-		if cur {
-			out.Current[k] = a
-		} else {
-			out.Previous[k] = a
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return Sums{}, err
-	}
 	for d := p.From; d.Before(p.To); d = d.AddDate(0, 0, 1) {
 		out.Days = append(out.Days, d.Format(time.DateOnly))
 	}
 	for _, m := range metrics {
 		out.Daily[m] = make([]Agg, len(out.Days))
 	}
-	rows, err = db.Query(ctx, `
-		SELECT metric, (day - $1::date)::int, sum(n)::bigint, sum(hits)::bigint, sum(timed)::bigint, sum(sum_s)::float8
-		FROM `+table+` WHERE `+filterSQL+` GROUP BY 1, 2`,
-		p.From, p.To, metrics, f.Channel, f.Region, f.Node, unfiltered)
-	if err != nil {
-		return Sums{}, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var m string
-		var i int
-		var a Agg
-		if err := rows.Scan(&m, &i, &a.N, &a.Hits, &a.Timed, &a.Seconds); err != nil {
-			return Sums{}, err
+	err = Parallel(func() error {
+		rows, err := db.Query(ctx, `
+			SELECT metric, CASE WHEN grouping(dim) = 1 THEN '*' ELSE dim END, day >= $8,
+				sum(n)::bigint, sum(hits)::bigint, sum(timed)::bigint, sum(sum_s)::float8
+			FROM `+table+` WHERE `+filterSQL+`
+			GROUP BY GROUPING SETS ((metric, dim, day >= $8), (metric, day >= $8))`,
+			prev.From, p.To, metrics, f.Channel, f.Region, f.Node, unfiltered, p.From)
+		if err != nil {
+			return err
 		}
-		if d := out.Daily[m]; i >= 0 && i < len(d) {
-			d[i] = a
+		defer rows.Close()
+		for rows.Next() {
+			var k Key
+			var cur bool
+			var a Agg
+			if err := rows.Scan(&k.Metric, &k.Dim, &cur, &a.N, &a.Hits, &a.Timed, &a.Seconds); err != nil {
+				return err
+			}
+			if cur {
+				out.Current[k] = a
+			} else {
+				out.Previous[k] = a
+			}
 		}
-	}
-	return out, rows.Err()
+		return rows.Err()
+	}, func() error {
+		rows, err := db.Query(ctx, `
+			SELECT metric, (day - $1::date)::int, sum(n)::bigint, sum(hits)::bigint, sum(timed)::bigint, sum(sum_s)::float8
+			FROM `+table+` WHERE `+filterSQL+` GROUP BY 1, 2`,
+			p.From, p.To, metrics, f.Channel, f.Region, f.Node, unfiltered)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var m string
+			var i int
+			var a Agg
+			if err := rows.Scan(&m, &i, &a.N, &a.Hits, &a.Timed, &a.Seconds); err != nil {
+				return err
+			}
+			if d := out.Daily[m]; i >= 0 && i < len(d) {
+				d[i] = a
+			}
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // QKey names a quantile: a metric, a dim and a node ("*" for every dim or
@@ -217,7 +220,7 @@ type Quantiles map[QKey][2]float64
 // ReadQuantiles reads the median and p90 durations of the metrics of
 // table over p, by metric and dim and over every dim; with byNode also by
 // node. A period's histogram is the sum (pgvector's, in C) of its days'
-// hist vectors; each quantile is interpolated within its bucket (buckets
+// vectors in table_hist; each quantile is interpolated within its bucket (buckets
 // are 19% wide).
 func ReadQuantiles(ctx context.Context, db DB, table string, metrics []string, p Period, f Filter, byNode bool) (_ Quantiles, err error) {
 	defer derrors.Wrap(&err, "rollup.ReadQuantiles(%s)", table)
@@ -232,7 +235,7 @@ func ReadQuantiles(ctx context.Context, db DB, table string, metrics []string, p
 	rows, err := db.Query(ctx, `
 		WITH s AS (
 			SELECT metric, CASE WHEN grouping(dim) = 1 THEN '*' ELSE dim END AS dim, `+nodeCol+` AS node, sum(hist) AS h
-			FROM `+table+` WHERE `+filterSQL+` AND hist IS NOT NULL
+			FROM `+table+`_hist WHERE `+filterSQL+`
 			GROUP BY GROUPING SETS (`+sets+`)
 		), e AS (
 			SELECT metric, dim, node, u.b::int AS bucket, u.x::float8 AS n
@@ -293,31 +296,30 @@ func Replace(ctx context.Context, tx pgx.Tx, table, facts string, from, to time.
 	if _, err := tx.Exec(ctx, `ANALYZE rollup_facts`); err != nil { // so the histogram join is planned for its size
 		return err
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE day >= $1 AND day < $2`, from, to); err != nil {
+	for _, t := range []string{table, table + "_hist"} {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+t+` WHERE day >= $1 AND day < $2`, from, to); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO `+table+` (day, metric, channel, region, node, dim, n, hits, timed, sum_s)
+		SELECT day, metric, channel, region, node, dim, sum(n), sum(hits), count(secs), coalesce(sum(secs), 0)
+		FROM rollup_facts WHERE day >= $1 AND day < $2 GROUP BY 1, 2, 3, 4, 5, 6`, from, to); err != nil {
 		return err
 	}
 	// Each key's histogram is dense: its 96 buckets, zero where empty.
 	if _, err := tx.Exec(ctx, `
-		INSERT INTO `+table+` (day, metric, channel, region, node, dim, n, hits, timed, sum_s, hist)
-		WITH f AS (
-			SELECT * FROM rollup_facts WHERE day >= $1 AND day < $2
-		), agg AS (
-			SELECT day, metric, channel, region, node, dim, sum(n)::bigint AS n, sum(hits)::bigint AS hits,
-				count(secs)::bigint AS timed, coalesce(sum(secs), 0)::float8 AS sum_s
-			FROM f GROUP BY 1, 2, 3, 4, 5, 6
-		), kb AS (
+		INSERT INTO `+table+`_hist (day, metric, channel, region, node, dim, hist)
+		WITH kb AS (
 			SELECT day, metric, channel, region, node, dim, process_bucket(greatest(secs, 0))::int AS b, count(*)::real AS c
-			FROM f WHERE secs IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7
-		), h AS (
-			SELECT k.day, k.metric, k.channel, k.region, k.node, k.dim,
-				array_agg(coalesce(kb.c, 0) ORDER BY g)::real[]::vector AS hist
-			FROM (SELECT DISTINCT day, metric, channel, region, node, dim FROM kb) k
-			CROSS JOIN generate_series(1, 96) g
-			LEFT JOIN kb ON kb.day = k.day AND kb.metric = k.metric AND kb.channel = k.channel AND kb.region = k.region
-				AND kb.node = k.node AND kb.dim = k.dim AND kb.b = g
-			GROUP BY 1, 2, 3, 4, 5, 6
+			FROM rollup_facts WHERE secs IS NOT NULL AND day >= $1 AND day < $2 GROUP BY 1, 2, 3, 4, 5, 6, 7
 		)
-		SELECT agg.*, h.hist FROM agg LEFT JOIN h USING (day, metric, channel, region, node, dim)`, from, to); err != nil {
+		SELECT k.day, k.metric, k.channel, k.region, k.node, k.dim, array_agg(coalesce(kb.c, 0) ORDER BY g)::real[]::vector
+		FROM (SELECT DISTINCT day, metric, channel, region, node, dim FROM kb) k
+		CROSS JOIN generate_series(1, 96) g
+		LEFT JOIN kb ON kb.day = k.day AND kb.metric = k.metric AND kb.channel = k.channel AND kb.region = k.region
+			AND kb.node = k.node AND kb.dim = k.dim AND kb.b = g
+		GROUP BY 1, 2, 3, 4, 5, 6`, from, to); err != nil {
 		return err
 	}
 	_, err = tx.Exec(ctx, `DROP TABLE rollup_facts`)
