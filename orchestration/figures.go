@@ -143,6 +143,14 @@ func (s *Service) ProcessFigures(ctx context.Context, p Period, f Filter) (_ Fig
 	return out, nil
 }
 
+// level maps a filter value to its rollup level ("" is every value).
+func level(v string) string {
+	if v == "" {
+		return rollup.All
+	}
+	return v
+}
+
 // stalls reads the stall view: every journey state's stays by node (and
 // over every node) with the count sitting there now.
 func (s *Service) stalls(ctx context.Context, p Period, f Filter) ([]Stall, error) {
@@ -174,8 +182,8 @@ func (s *Service) stalls(ctx context.Context, p Period, f Filter) ([]Stall, erro
 				SELECT CASE metric WHEN 'state' THEN 'order' ELSE 'return' END, dim,
 					CASE WHEN grouping(node) = 1 THEN '*' ELSE node END, sum(n)::bigint
 				FROM process_daily WHERE day >= $1 AND day < $2 AND metric IN ('state', 'return_state')
-					AND ($3 = '' OR channel = $3) AND ($4 = '' OR region = $4) AND ($5 = '' OR node = $5)
-				GROUP BY GROUPING SETS ((metric, dim, node), (metric, dim))`, p.From, p.To, f.Channel, f.Region, f.Node)
+					AND channel = $3 AND region = $4 AND (node = $5 OR ($5 = '*' AND node <> '*'))
+				GROUP BY GROUPING SETS ((metric, dim, node), (metric, dim))`, p.From, p.To, level(f.Channel), level(f.Region), level(f.Node))
 			return err
 		},
 		func() (err error) {

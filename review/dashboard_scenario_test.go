@@ -287,6 +287,23 @@ func TestDashboardScenario(t *testing.T) {
 	if g := got[orchestration.MetricCycleTime][0]; g != "–" {
 		t.Errorf("app cycle time = %q, want none", g)
 	}
+	// Narrowed to node nj-wh, or its region: O1..O8 were reserved there (the
+	// backordered O9 and O10 have no node yet); API calls are not narrowed.
+	for _, q := range []string{"node=nj-wh", "region=northeast", "region=northeast&node=nj-wh&channel=web"} {
+		_, body = c.Get("/dashboard?period=7d&" + q)
+		got = pageFigures(body)
+		wantAlloc := "100.0%"
+		if g := got[orchestration.MetricAllocation][0]; g != wantAlloc {
+			t.Errorf("%s: allocation = %q, want %s", q, g, wantAlloc)
+		}
+		if g := got[orchestration.MetricAPI][0]; g != "23.3%" {
+			t.Errorf("%s: API failure rate = %q, want 23.3%% (not narrowed)", q, g)
+		}
+	}
+	_, body = c.Get("/dashboard?period=7d&region=west")
+	if g := pageFigures(body)[orchestration.MetricAllocation][0]; g != "–" {
+		t.Errorf("west: allocation = %q, want none", g)
+	}
 	// The same numbers through the one method the gauges read.
 	figs, err := srv.Triage.ProcessFigures(context.Background(), orchestration.Period{From: day(4, 0), To: day(11, 0)}, orchestration.Filter{})
 	if err != nil {

@@ -134,11 +134,32 @@ type Sums struct {
 
 var tableRE = regexp.MustCompile(`^[a-z_]+$`)
 
+// Levels: the rollup keeps every combination of channel, region and node
+// summed away (CUBE): a row whose channel, region or node is All ("*") is
+// the sum over it. A read picks the one level its filter names, so the
+// whole network's figures read a few rows per day, not every node's.
+
+// level maps a filter value to its rollup level: "" (any) is All.
+func level(v string) string {
+	if v == "" {
+		return All
+	}
+	return v
+}
+
 // filterSQL is the WHERE part shared by every read: the days from $1 to $2,
-// the metrics $3, and the filter $4-$6, which metrics $7 ignore (facts that
-// belong to no channel or node, such as API calls).
+// the metrics $3, and the level $4-$6 (channel, region, node), which metrics
+// $7 ignore (facts that belong to no channel or node, such as API calls:
+// they are read at the top level).
 const filterSQL = `day >= $1 AND day < $2 AND metric = ANY($3)
-	AND (metric = ANY($7) OR (($4 = '' OR channel = $4) AND ($5 = '' OR region = $5) AND ($6 = '' OR node = $6)))`
+	AND CASE WHEN metric = ANY($7) THEN channel = '*' AND region = '*' AND node = '*'
+		ELSE channel = $4 AND region = $5 AND node = $6 END`
+
+// byNodeSQL is filterSQL for reading each node: the rows of every node
+// (not their sum) at the channel and region level $4 and $5, or of node $6
+// alone.
+const byNodeSQL = `day >= $1 AND day < $2 AND metric = ANY($3) AND channel = $4 AND region = $5
+	AND (node = $6 OR ($6 = '*' AND node <> '*')) AND NOT metric = ANY($7)`
 
 // Read sums the metrics of table over p and the period before it, by
 // metric and dim (and over every dim), and each day of p by metric, in two
@@ -166,7 +187,7 @@ func Read(ctx context.Context, db DB, table string, metrics, unfiltered []string
 				sum(n)::bigint, sum(hits)::bigint, sum(timed)::bigint, sum(sum_s)::float8
 			FROM `+table+` WHERE `+filterSQL+`
 			GROUP BY GROUPING SETS ((metric, dim, day >= $8), (metric, day >= $8))`,
-			prev.From, p.To, metrics, f.Channel, f.Region, f.Node, unfiltered, p.From)
+			prev.From, p.To, metrics, level(f.Channel), level(f.Region), level(f.Node), unfiltered, p.From)
 		if err != nil {
 			return err
 		}
@@ -189,7 +210,7 @@ func Read(ctx context.Context, db DB, table string, metrics, unfiltered []string
 		rows, err := db.Query(ctx, `
 			SELECT metric, (day - $1::date)::int, sum(n)::bigint, sum(hits)::bigint, sum(timed)::bigint, sum(sum_s)::float8
 			FROM `+table+` WHERE `+filterSQL+` GROUP BY 1, 2`,
-			p.From, p.To, metrics, f.Channel, f.Region, f.Node, unfiltered)
+			p.From, p.To, metrics, level(f.Channel), level(f.Region), level(f.Node), unfiltered)
 		if err != nil {
 			return err
 		}
@@ -227,15 +248,16 @@ func ReadQuantiles(ctx context.Context, db DB, table string, metrics []string, p
 	if !tableRE.MatchString(table) {
 		return nil, fmt.Errorf("bad table %q", table)
 	}
-	sets, nodeCol := `(metric, dim), (metric)`, `'*'`
+	sets, nodeCol, where := `(metric, dim), (metric)`, `'*'`, filterSQL
 	if byNode {
 		sets += `, (metric, dim, node), (metric, node)`
 		nodeCol = `CASE WHEN grouping(node) = 1 THEN '*' ELSE node END`
+		where = byNodeSQL
 	}
 	rows, err := db.Query(ctx, `
 		WITH s AS (
 			SELECT metric, CASE WHEN grouping(dim) = 1 THEN '*' ELSE dim END AS dim, `+nodeCol+` AS node, sum(hist) AS h
-			FROM `+table+`_hist WHERE `+filterSQL+`
+			FROM `+table+`_hist WHERE `+where+`
 			GROUP BY GROUPING SETS (`+sets+`)
 		), e AS (
 			SELECT metric, dim, node, u.b::int AS bucket, u.x::float8 AS n
@@ -253,7 +275,7 @@ func ReadQuantiles(ctx context.Context, db DB, table string, metrics []string, p
 		FROM c CROSS JOIN (VALUES (0.5::float8), (0.9::float8)) AS qs(q)
 		WHERE below + n >= q * total
 		ORDER BY metric, dim, node, q, bucket`,
-		p.From, p.To, metrics, f.Channel, f.Region, f.Node, []string{})
+		p.From, p.To, metrics, level(f.Channel), level(f.Region), level(f.Node), []string{})
 	if err != nil {
 		return nil, err
 	}
@@ -276,8 +298,13 @@ func ReadQuantiles(ctx context.Context, db DB, table string, metrics []string, p
 	return out, rows.Err()
 }
 
+// cubeCols are channel, region and node of a CUBE's row, All where summed.
+const cubeCols = `CASE WHEN grouping(channel) = 1 THEN '*' ELSE channel END AS channel,
+	CASE WHEN grouping(region) = 1 THEN '*' ELSE region END AS region,
+	CASE WHEN grouping(node) = 1 THEN '*' ELSE node END AS node`
+
 // Replace recomputes the days from (inclusive) to to (exclusive) of table
-// from facts, in tx: a query whose columns are day (date), metric, channel,
+// from facts, at every level (see filterSQL), in tx: a query whose columns are day (date), metric, channel,
 // region, node, dim (text), n, hits (bigint) and secs (float8 seconds, NULL
 // for a fact without a duration). Its $1 and $2 are from and to; args
 // follow from $3.
@@ -303,16 +330,17 @@ func Replace(ctx context.Context, tx pgx.Tx, table, facts string, from, to time.
 	}
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO `+table+` (day, metric, channel, region, node, dim, n, hits, timed, sum_s)
-		SELECT day, metric, channel, region, node, dim, sum(n), sum(hits), count(secs), coalesce(sum(secs), 0)
-		FROM rollup_facts WHERE day >= $1 AND day < $2 GROUP BY 1, 2, 3, 4, 5, 6`, from, to); err != nil {
+		SELECT day, metric, `+cubeCols+`, dim, sum(n), sum(hits), count(secs), coalesce(sum(secs), 0)
+		FROM rollup_facts WHERE day >= $1 AND day < $2 GROUP BY day, metric, dim, CUBE (channel, region, node)`, from, to); err != nil {
 		return err
 	}
 	// Each key's histogram is dense: its 96 buckets, zero where empty.
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO `+table+`_hist (day, metric, channel, region, node, dim, hist)
 		WITH kb AS (
-			SELECT day, metric, channel, region, node, dim, process_bucket(greatest(secs, 0))::int AS b, count(*)::real AS c
-			FROM rollup_facts WHERE secs IS NOT NULL AND day >= $1 AND day < $2 GROUP BY 1, 2, 3, 4, 5, 6, 7
+			SELECT day, metric, `+cubeCols+`, dim, process_bucket(greatest(secs, 0))::int AS b, count(*)::real AS c
+			FROM rollup_facts WHERE secs IS NOT NULL AND day >= $1 AND day < $2
+			GROUP BY day, metric, dim, process_bucket(greatest(secs, 0)), CUBE (channel, region, node)
 		)
 		SELECT k.day, k.metric, k.channel, k.region, k.node, k.dim, array_agg(coalesce(kb.c, 0) ORDER BY g)::real[]::vector
 		FROM (SELECT DISTINCT day, metric, channel, region, node, dim FROM kb) k
