@@ -31,6 +31,7 @@ func (s *Service) RegisterWorkers(w *river.Workers) {
 	river.AddWorker(w, &sweepWorker{s: s})
 	river.AddWorker(w, &expireHoldsWorker{s: s})
 	s.registerReturnWorkers(w)
+	s.registerRollupWorker(w)
 }
 
 type voidWorker struct {

@@ -25,12 +25,14 @@ func (SweepArgs) Kind() string { return "exception_sweep" }
 const sweepBatch = 500
 
 // PeriodicJobs lists the jobs River's leader runs on a schedule: the sweep,
-// as often as shipments are tracked (TrackEvery), and the hold expiry
-// (Config.HoldExpiry), each also once at start.
+// as often as shipments are tracked (TrackEvery), the hold expiry
+// (Config.HoldExpiry), each also once at start, and the process rollup
+// (RollupEvery).
 func (s *Service) PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{
 		jobs.Periodic(jobs.Every(s.sweepEvery()), SweepArgs{}),
 		jobs.Periodic(s.holdExpiry, ExpireHoldsArgs{}),
+		rollupJob(), // the process dashboard's rollup (rollup.go)
 	}
 }
 

@@ -78,6 +78,7 @@ var navItems = []struct {
 	// The cluster pages (/clusters) and the process dashboard (/dashboard),
 	// for engineers, are added here with their pages.
 	{NavItem{Label: "Clusters", Href: "/clusters"}, []Role{Engineer}},
+	{NavItem{Label: "Dashboard", Href: "/dashboard"}, []Role{Engineer}},
 	{NavItem{Label: "People", Href: "/admin/users"}, nil},
 }
 

@@ -154,6 +154,7 @@ func (s *Server) Routes(r chi.Router) {
 		s.registerAdminRoutes(r)
 		s.registerQueueRoutes(r)
 		s.registerClusterRoutes(r)
+		s.registerDashboardRoutes(r)
 	})
 }
 

@@ -165,7 +165,8 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	// The SLA alerts: the policy's process targets, checked on River's leader.
 	alerter := triage.NewAlerter(tri, triage.AlertConfig{Every: cfg.AlertEvery, WebhookURL: cfg.AlertWebhookURL,
 		Secret: []byte(cfg.AlertWebhookSecret)})
-	if err := a.initJobs(append(a.backgroundJobs(tri), clusterJobs, alerter)...); err != nil {
+	// tri's own hook: the case rollup of the process dashboard.
+	if err := a.initJobs(append(a.backgroundJobs(tri), clusterJobs, alerter, tri)...); err != nil {
 		return nil, err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -27,6 +27,11 @@ import (
 type Options struct {
 	// Clock is the review server's clock; nil means time.Now.
 	Clock func() time.Time
+	// CoreClock is the orchestration core's and triage's clock; nil means
+	// time.Now.
+	CoreClock func() time.Time
+	// Pool is the database to serve; nil means a fresh one.
+	Pool *pgxpool.Pool
 	// Limits are the sign-in limits; zero means the defaults.
 	Limits review.LoginLimits
 	// Applier carries out triage's fixes; nil applies nothing.
@@ -56,7 +61,10 @@ type Server struct {
 // when t ends.
 func NewServer(t testing.TB, o Options) *Server {
 	t.Helper()
-	pool := dbtest.NewPool(t)
+	pool := o.Pool
+	if pool == nil {
+		pool = dbtest.NewPool(t)
+	}
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -70,13 +78,13 @@ func NewServer(t testing.TB, o Options) *Server {
 	ts := httptest.NewUnstartedServer(nil)
 	url := "http://" + ts.Listener.Addr().String()
 	var tri *triage.Service
-	orch, err := orchestration.NewService(pool, orchestration.Config{Log: log, Policy: policy,
+	orch, err := orchestration.NewService(pool, orchestration.Config{Log: log, Policy: policy, Now: o.CoreClock,
 		OnException: func(ctx context.Context, tx pgx.Tx, e orchestration.Exception) error { return tri.Enqueue(ctx, tx, e) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tri, err = triage.NewService(pool, triage.Config{Core: orch, Embedder: models.NewLocalEmbedder(384), Policy: policy,
-		Applier: o.Applier, Log: log, BaseURL: url})
+		Applier: o.Applier, Log: log, BaseURL: url, Now: o.CoreClock})
 	if err != nil {
 		t.Fatal(err)
 	}

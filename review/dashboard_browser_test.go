@@ -1,0 +1,61 @@
+package review_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/omnitriage/omnitriage/review"
+	"github.com/omnitriage/omnitriage/review/reviewtest"
+)
+
+// TestBrowserScreenshotDashboard opens the dashboard of the scripted
+// scenario in Chromium at 1366×768, checks that every figure's trend chart
+// was drawn with its points, and saves dashboard.png (make screenshots).
+func TestBrowserScreenshotDashboard(t *testing.T) {
+	t.Parallel()
+	clock := &stepClock{}
+	clock.Set(scenarioNow)
+	srv := reviewtest.NewServer(t, reviewtest.Options{Clock: clock.Now, CoreClock: clock.Now})
+	want := dashScenario(t, srv, clock)
+	pw := reviewtest.CreateUser(t, srv.Review.People(), "eve@example.com", review.Engineer)
+	ctx := reviewtest.Browser(t)
+	if err := reviewtest.Login(ctx, srv.URL, "eve@example.com", pw); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/dashboard?period=7d"),
+		chromedp.WaitVisible(chromedp.CSS(".chart.drawn canvas"))); err != nil {
+		t.Fatal(err)
+	}
+	drawn, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".card .chart.drawn canvas").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if drawn != len(want) {
+		t.Errorf("%d charts drawn, want one per figure (%d)", drawn, len(want))
+	}
+	// Allocation was measured on each of the 7 days (an order a day).
+	points, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#fig-allocation .chart").dataset.points`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if points != "7" {
+		t.Errorf("allocation chart has %s points, want 7", points)
+	}
+	reviewtest.Screenshot(t, ctx, filepath.Join(reviewtest.ScreenshotDir(t), "dashboard.png"))
+	// No width makes the page scroll sideways (wide tables scroll in their box).
+	for _, w := range [][2]int64{{1366, 768}, {1024, 768}, {768, 1024}} {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w[0], w[1]), chromedp.Navigate(srv.URL+"/dashboard?period=7d"),
+			chromedp.WaitVisible(chromedp.CSS(".chart.drawn canvas"))); err != nil {
+			t.Fatal(err)
+		}
+		over, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if over > 0 {
+			t.Errorf("%dx%d: the dashboard is %d px wider than the window", w[0], w[1], over)
+		}
+	}
+}
