@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -140,6 +141,9 @@ type Service struct {
 	vocab   map[string]bool // the library's content words (loadVocabulary)
 	zones   sync.Map        // time zone name → *time.Location
 	kinds   sync.Map        // "model kind" pairs that have examples
+	// queueTargets is the SLA targets (JSON) last written to
+	// review_sla_targets (syncQueueTargets).
+	queueTargets atomic.Pointer[string]
 }
 
 // NewService returns a triage service over pool. It does no I/O; call
