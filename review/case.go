@@ -29,6 +29,12 @@ var rejectReasons = []struct{ Code, Label string }{
 	{"other", "other (say in the note)"},
 }
 
+// lineActions are the fixes that act on some of the order's lines; a
+// modify to one of them takes the lines the form ticks when the fix's own
+// parameters name none.
+var lineActions = map[string]bool{rules.ActionReroute: true, rules.ActionSplit: true, rules.ActionSubstitute: true,
+	rules.ActionCancelLines: true}
+
 // registerCaseRoutes mounts the case page and its actions.
 func (s *Server) registerCaseRoutes(r chi.Router) {
 	r.With(s.requireRole(viewers...)).Get("/review/cases/{id}", s.h(s.handleCase))
@@ -259,6 +265,18 @@ func (s *Server) decisionRequest(r *http.Request, c triage.Case) (triage.Decisio
 				maps.Copy(req.Params, cand.Params)
 				break
 			}
+		}
+		if _, named := req.Params["lines"]; !named && lineActions[req.Action] && len(f["lines"]) > 0 {
+			var lines []any
+			for _, v := range f["lines"] {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 {
+					ve.Add("lines", "%q is not a line number", v)
+					continue
+				}
+				lines = append(lines, n)
+			}
+			req.Params["lines"] = lines
 		}
 		if v := f.Get("to_location"); v != "" && req.Action == rules.ActionReroute {
 			req.Params["to_location"] = v

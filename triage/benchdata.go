@@ -24,7 +24,7 @@ func GenerateCaseHistory(ctx context.Context, pool *pgxpool.Pool) (err error) {
 			CASE WHEN r >= 0.6 THEN 'support:bench@example.com' ELSE '' END,
 			CASE WHEN r >= 0.6 THEN 'approve' END,
 			x.occurred_at
-		FROM (SELECT e.*, (abs(hashtext(e.id::text)) % 10000) / 10000.0 AS r FROM exceptions e
+		FROM (SELECT e.*, (abs(hashtext(e.id::text)) % 10000) / 10000.0 AS r FROM core_exceptions e
 			WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.exception_id = e.id)) x`)
 	if err != nil {
 		return err

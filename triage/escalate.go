@@ -95,14 +95,13 @@ func (w *escalateWorker) Work(ctx context.Context, job *river.Job[EscalateArgs])
 // escalated once. It returns how many it escalated.
 func (s *Service) EscalateOverdue(ctx context.Context, limit int) (n int, err error) {
 	defer derrors.Wrap(&err, "EscalateOverdue")
-	targets, err := s.slaTargets()
-	if err != nil {
+	if err := s.syncQueueTargets(ctx); err != nil {
 		return 0, err
 	}
-	tag, err := s.pool.Exec(ctx, queueSQL+`
+	tag, err := s.pool.Exec(ctx, `
 		UPDATE cases c SET escalation_level = c.escalation_level + 1, escalated_at = $1
-		FROM (SELECT id FROM s WHERE due_at < $1 AND escalation_level = 0 ORDER BY due_at LIMIT $3) d
-		WHERE c.id = d.id AND c.status = 'queued_for_review' AND c.escalation_level = 0`, s.now(), targets, limit)
+		FROM (SELECT case_id FROM review_queue WHERE due_at < $1 AND escalation_level = 0 ORDER BY due_at LIMIT $2) d
+		WHERE c.id = d.case_id AND c.status = 'queued_for_review' AND c.escalation_level = 0`, s.now(), limit)
 	if err != nil {
 		return 0, err
 	}

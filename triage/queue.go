@@ -1,9 +1,11 @@
 package triage
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +35,12 @@ type QueueFilter struct {
 	Limit int
 	// After is the cursor of the previous page's last case (QueuePage.Next).
 	After string
+}
+
+// unfiltered is whether f selects every waiting case.
+func (f QueueFilter) unfiltered() bool {
+	return f.Kind == "" && f.Cause == "" && f.Channel == "" && f.Location == "" && f.Carrier == "" && f.MinAge == 0 &&
+		!f.Mine && !f.Overdue
 }
 
 // QueueItem is one case of the review queue with what orders it.
@@ -65,7 +73,13 @@ type QueueItem struct {
 	// ClaimedBy holds the live claim, "" when nobody holds one.
 	ClaimedBy    string
 	ClaimedUntil *time.Time
-	// Priority orders the queue, highest first (see priorityExpr).
+	// RankAt is the effective due time the queue is ordered by, earliest
+	// first: DueAt brought forward by customer impact and risk (see
+	// queueWhere's comment).
+	RankAt time.Time
+	// Priority is the case's priority points at the moment the page was
+	// read: 50 × the share of its SLA used plus its impact and risk. Among
+	// cases of one severity it orders as RankAt does.
 	Priority float64
 }
 
@@ -102,16 +116,17 @@ type QueuePage struct {
 	At time.Time
 }
 
-// queueCursor is where a page of the queue ends: the moment its priorities
-// were computed at, and the last case's priority and id.
+// queueCursor is where a page of the queue ends: the moment the page's
+// priorities and times left were computed at, and the last case's rank and
+// id.
 type queueCursor struct {
-	At       time.Time
-	Priority float64
-	ID       uuid.UUID
+	At   time.Time
+	Rank time.Time
+	ID   uuid.UUID
 }
 
 func (c queueCursor) String() string {
-	return strconv.FormatInt(c.At.UnixMicro(), 36) + "_" + strconv.FormatFloat(c.Priority, 'g', -1, 64) + "_" + c.ID.String()
+	return strconv.FormatInt(c.At.UnixMicro(), 36) + "_" + strconv.FormatInt(c.Rank.UnixMicro(), 36) + "_" + c.ID.String()
 }
 
 func parseQueueCursor(s string) (queueCursor, error) {
@@ -125,65 +140,63 @@ func parseQueueCursor(s string) (queueCursor, error) {
 		return bad()
 	}
 	at, err1 := strconv.ParseInt(parts[0], 36, 64)
-	p, err2 := strconv.ParseFloat(parts[1], 64)
+	rank, err2 := strconv.ParseInt(parts[1], 36, 64)
 	id, err3 := uuid.Parse(parts[2])
 	if err1 != nil || err2 != nil || err3 != nil {
 		return bad()
 	}
-	return queueCursor{At: time.UnixMicro(at).UTC(), Priority: p, ID: id}, nil
+	return queueCursor{At: time.UnixMicro(at).UTC(), Rank: time.UnixMicro(rank).UTC(), ID: id}, nil
 }
 
-// queueSQL computes, for every case waiting for a person, what the queue
-// shows and filters on, its SLA due time and its priority. $1 is now, $2
-// the first-response targets in minutes by severity (rules' SLA section).
+// The queue reads review_queue, the narrow table the database keeps with
+// one row per case waiting for a person (migration 00035 has the trigger
+// and the priority's terms). Its rank_at is the case's effective due time:
+// the SLA due time brought forward by customer impact and risk, one
+// priority point being 2% of the case's SLA target. It does not move with
+// the clock, so the queue's order is an index scan and a page continues
+// from its cursor's (rank_at, id).
 //
-// It reads the core's orders and channels for the customer impact, as the
-// delivery risk does (context.go), in the same statement so 10,000 queued
-// cases cost one scan.
-//
-// Priority, highest first, adds:
-//   - urgency, 0–100: 50 × the share of the SLA used (1 at the due time),
-//     capped at twice the target;
+// A case's priority points at a moment are 50 + 50 × (now − rank_at) /
+// target, which add:
+//   - urgency: 50 × the share of the SLA used (50 at the due time);
 //   - customer impact, 0–45: order value (one point per 100, at most 20),
-//     tier (vip 15, gold 8, silver 4) and a promise due within a day (10);
+//     tier (vip 15, gold 8, silver 4) and a promise due within a day of
+//     the SLA due time (10);
 //   - risk, 0–15: 15 × the larger of the stockout and delivery risk;
 //   - escalation: 25 per escalation by the SLA job.
-const queueSQL = `
-WITH q AS (
-	SELECT c.id, c.kind, c.severity, coalesce(c.cause, '') AS cause, coalesce(k.title, '') AS cause_title,
-		coalesce(c.action, '') AS action, c.confidence, e.code, e.message, coalesce(o.channel, '') AS channel,
-		e.location, e.carrier, c.order_id, coalesce(o.total, 0)::float8 AS total, coalesce(o.currency, '') AS currency,
-		coalesce(o.customer_tier, '') AS tier, coalesce(o.customer_name, '') AS customer_name,
-		coalesce(o.promised_by < $1::timestamptz + interval '1 day', false) AS promise_at_risk,
-		greatest(coalesce((c.risks->'stockout'->>'probability')::float8, 0),
-			coalesce((c.risks->'delivery'->>'probability')::float8, 0)) AS risk,
-		coalesce(c.triaged_at, c.created_at) AS queued_at,
-		coalesce(($2::jsonb->>c.severity)::int, 1440) AS target_min,
-		c.escalation_level,
-		CASE WHEN c.claimed_until > $1 THEN c.claimed_by ELSE '' END AS claimed_by,
-		CASE WHEN c.claimed_until > $1 THEN c.claimed_until END AS claimed_until
-	FROM cases c
-	JOIN core_exceptions e ON e.id = c.exception_id
-	LEFT JOIN causes k ON k.code = c.cause
-	LEFT JOIN core_order_summaries o ON o.id = c.order_id
-	WHERE c.status = 'queued_for_review'
-), s AS (
-	SELECT q.*, q.queued_at + make_interval(mins => q.target_min) AS due_at,
-		50 * least(greatest(extract(epoch FROM $1::timestamptz - q.queued_at)::float8 / (60 * q.target_min), 0), 2)
-		+ least(q.total / 100, 20)
-		+ CASE q.tier WHEN 'vip' THEN 15 WHEN 'gold' THEN 8 WHEN 'silver' THEN 4 ELSE 0 END
-		+ CASE WHEN q.promise_at_risk THEN 10 ELSE 0 END
-		+ 15 * q.risk
-		+ 25 * q.escalation_level AS priority
-	FROM q
-)`
+//
+// The terms are taken when the case enters the queue and again whenever
+// its severity, cause, risks, order or escalation change.
 
-// queueWhere is the filter over s; $3.. are QueueFilter's fields.
+// queueWhere is the filter over review_queue q: $1 is the moment, $2.. are
+// QueueFilter's fields.
 const queueWhere = `
-WHERE ($3 = '' OR kind = $3) AND ($4 = '' OR cause = $4) AND ($5 = '' OR channel = $5)
-	AND ($6 = '' OR location = $6) AND ($7 = '' OR carrier = $7)
-	AND ($8::bigint = 0 OR queued_at <= $1::timestamptz - make_interval(secs => $8::bigint))
-	AND (NOT $9 OR claimed_by = $10) AND (NOT $11 OR due_at < $1)`
+	($2 = '' OR q.kind = $2) AND ($3 = '' OR q.cause = $3) AND ($4 = '' OR q.channel = $4)
+	AND ($5 = '' OR q.location = $5) AND ($6 = '' OR q.carrier = $6)
+	AND ($7::bigint = 0 OR q.queued_at <= $1::timestamptz - make_interval(secs => $7::bigint))
+	AND (NOT $8 OR q.case_id IN (` + claimedBySQL + `)) AND (NOT $10 OR q.due_at < $1)`
+
+// claimedBySQL is the cases $9 holds a live claim on at $1.
+const claimedBySQL = `SELECT m.id FROM cases m WHERE m.status = 'queued_for_review' AND m.claimed_by = $9
+	AND m.claimed_by <> '' AND m.claimed_until > $1`
+
+// queueItemSQL reads what the queue shows of the review_queue rows q, at
+// the moment $1.
+const queueItemSQL = `
+	SELECT q.case_id, q.kind, q.severity, q.cause, coalesce(k.title, ''), coalesce(c.action, ''), c.confidence,
+		e.code, e.message, q.channel, q.location, q.carrier, c.order_id, coalesce(o.total, 0)::float8,
+		coalesce(o.currency, ''), coalesce(o.customer_tier, ''), coalesce(o.customer_name, ''),
+		coalesce(o.promised_by < $1::timestamptz + interval '1 day', false),
+		greatest(coalesce((c.risks->'stockout'->>'probability')::float8, 0),
+			coalesce((c.risks->'delivery'->>'probability')::float8, 0)),
+		q.queued_at, q.due_at, q.escalation_level,
+		CASE WHEN c.claimed_until > $1 THEN c.claimed_by ELSE '' END,
+		CASE WHEN c.claimed_until > $1 THEN c.claimed_until END, q.rank_at, q.target_min
+	FROM q JOIN cases c ON c.id = q.case_id
+	JOIN core_exceptions e ON e.id = c.exception_id
+	LEFT JOIN causes k ON k.code = q.cause
+	LEFT JOIN core_order_summaries o ON o.id = c.order_id
+	ORDER BY q.rank_at, q.case_id`
 
 // Queue returns a page of the cases waiting for a person, highest priority
 // first, with counts per filter value over all the cases the filter
@@ -203,32 +216,41 @@ func (s *Service) Queue(ctx context.Context, f QueueFilter) (_ QueuePage, err er
 	if f.Mine && f.Reviewer == "" {
 		f.Mine = false
 	}
-	targets, err := s.slaTargets()
-	if err != nil {
+	if err := s.syncQueueTargets(ctx); err != nil {
 		return QueuePage{}, err
 	}
-	args := []any{at, targets, f.Kind, f.Cause, f.Channel, f.Location, f.Carrier, int64(f.MinAge / time.Second),
+	args := []any{at, f.Kind, f.Cause, f.Channel, f.Location, f.Carrier, int64(f.MinAge / time.Second),
 		f.Mine, f.Reviewer, f.Overdue}
 	page := QueuePage{At: at}
 
 	b := &pgx.Batch{}
-	pageArgs := append(append([]any{}, args...), limit+1, cur != nil, 0.0, uuid.Nil)
+	pageArgs := append(append([]any{}, args...), limit+1, cur != nil, at, uuid.Nil)
 	if cur != nil {
-		pageArgs[len(pageArgs)-2], pageArgs[len(pageArgs)-1] = cur.Priority, cur.ID
+		pageArgs[len(pageArgs)-2], pageArgs[len(pageArgs)-1] = cur.Rank, cur.ID
 	}
-	b.Queue(queueSQL+`
-		SELECT id, kind, severity, cause, cause_title, action, confidence, code, message, channel, location, carrier,
-			order_id, total, currency, tier, customer_name, promise_at_risk, risk, queued_at, due_at, escalation_level,
-			claimed_by, claimed_until, priority
-		FROM s`+queueWhere+` AND (NOT $13 OR (priority, id) < ($14, $15))
-		ORDER BY priority DESC, id DESC LIMIT $12`, pageArgs...)
-	b.Queue(queueSQL+`
-		SELECT grouping(kind, cause, channel, location, carrier), coalesce(kind, ''), coalesce(cause, ''),
-			coalesce(channel, ''), coalesce(location, ''), coalesce(carrier, ''), count(*)::int,
-			count(*) FILTER (WHERE due_at < $1)::int, count(*) FILTER (WHERE claimed_by = $10 AND $10 <> '')::int
-		FROM s`+queueWhere+`
-		GROUP BY GROUPING SETS ((kind), (cause), (channel), (location), (carrier), ())
-		ORDER BY 7 DESC, 2, 3, 4, 5, 6`, args...)
+	b.Queue(`WITH q AS (
+		SELECT * FROM review_queue q WHERE`+queueWhere+` AND (NOT $12 OR (q.rank_at, q.case_id) > ($13, $14))
+		ORDER BY q.rank_at, q.case_id LIMIT $11)`+queueItemSQL, pageArgs...)
+	if f.unfiltered() {
+		// The counters the database keeps, and the two counts that move
+		// with the clock or the claims, each through an index.
+		b.Queue(`
+			SELECT dim, value, n::int FROM review_queue_counts WHERE n > 0
+			UNION ALL SELECT 'overdue', '', count(*)::int FROM review_queue q WHERE q.due_at < $1
+			UNION ALL SELECT 'mine', '', count(*)::int FROM cases m
+				WHERE m.status = 'queued_for_review' AND m.claimed_by = $2 AND m.claimed_by <> '' AND m.claimed_until > $1`,
+			at, f.Reviewer)
+	} else {
+		b.Queue(`
+			SELECT CASE grouping(kind, cause, channel, location, carrier) WHEN 15 THEN 'kind' WHEN 23 THEN 'cause'
+				WHEN 27 THEN 'channel' WHEN 29 THEN 'location' WHEN 30 THEN 'carrier' ELSE 'total' END,
+				coalesce(kind, cause, channel, location, carrier, ''), count(*)::int
+			FROM review_queue q WHERE`+queueWhere+`
+			GROUP BY GROUPING SETS ((kind), (cause), (channel), (location), (carrier), ())
+			UNION ALL SELECT 'overdue', '', count(*)::int FROM review_queue q WHERE`+queueWhere+` AND q.due_at < $1
+			UNION ALL SELECT 'mine', '', count(*)::int FROM review_queue q
+				WHERE`+queueWhere+` AND q.case_id IN (`+claimedBySQL+`)`, args...)
+	}
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 	rows, err := br.Query()
@@ -236,14 +258,7 @@ func (s *Service) Queue(ctx context.Context, f QueueFilter) (_ QueuePage, err er
 		return QueuePage{}, err
 	}
 	page.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (QueueItem, error) {
-		var it QueueItem
-		var level int
-		err := r.Scan(&it.CaseID, &it.Kind, &it.Severity, &it.Cause, &it.CauseTitle, &it.Action, &it.Confidence, &it.Code,
-			&it.Message, &it.Channel, &it.Location, &it.Carrier, &it.OrderID, &it.OrderValue, &it.Currency, &it.CustomerTier,
-			&it.CustomerName, &it.PromiseAtRisk, &it.Risk, &it.QueuedAt, &it.DueAt, &level, &it.ClaimedBy, &it.ClaimedUntil,
-			&it.Priority)
-		it.Overdue, it.Escalated = it.DueAt.Before(at), level > 0
-		return it, err
+		return scanQueueItem(r, at)
 	})
 	if err != nil {
 		return QueuePage{}, err
@@ -251,53 +266,107 @@ func (s *Service) Queue(ctx context.Context, f QueueFilter) (_ QueuePage, err er
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
 		last := page.Items[limit-1]
-		page.Next = queueCursor{At: at, Priority: last.Priority, ID: last.CaseID}.String()
+		page.Next = queueCursor{At: at, Rank: last.RankAt, ID: last.CaseID}.String()
 	}
 	rows, err = br.Query()
 	if err != nil {
 		return QueuePage{}, err
 	}
+	c := &page.Counts
 	for rows.Next() {
-		var g, n, overdue, mine int
-		var kind, cause, channel, location, carrier string
-		if err := rows.Scan(&g, &kind, &cause, &channel, &location, &carrier, &n, &overdue, &mine); err != nil {
+		var dim, value string
+		var n int
+		if err := rows.Scan(&dim, &value, &n); err != nil {
 			rows.Close()
 			return QueuePage{}, err
 		}
-		c := &page.Counts
-		// grouping() has a bit per column, set for the columns not grouped.
-		switch g {
-		case 0b01111:
-			c.Kind = append(c.Kind, Count{kind, n})
-		case 0b10111:
-			c.Cause = append(c.Cause, Count{cause, n})
-		case 0b11011:
-			c.Channel = append(c.Channel, Count{channel, n})
-		case 0b11101:
-			c.Location = append(c.Location, Count{location, n})
-		case 0b11110:
-			c.Carrier = append(c.Carrier, Count{carrier, n})
-		case 0b11111:
-			c.Total, c.Overdue, c.Mine = n, overdue, mine
+		switch dim {
+		case "kind":
+			c.Kind = append(c.Kind, Count{value, n})
+			if f.unfiltered() {
+				c.Total += n
+			}
+		case "cause":
+			c.Cause = append(c.Cause, Count{value, n})
+		case "channel":
+			c.Channel = append(c.Channel, Count{value, n})
+		case "location":
+			c.Location = append(c.Location, Count{value, n})
+		case "carrier":
+			c.Carrier = append(c.Carrier, Count{value, n})
+		case "total":
+			c.Total = n
+		case "overdue":
+			c.Overdue = n
+		case "mine":
+			c.Mine = n
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return QueuePage{}, err
 	}
+	for _, cs := range [][]Count{c.Kind, c.Cause, c.Channel, c.Location, c.Carrier} {
+		slices.SortFunc(cs, func(a, b Count) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Value, b.Value)) })
+	}
 	return page, br.Close()
 }
 
-// slaTargets is the policy's first-response target per severity in
-// minutes, as JSON for queueSQL. A case's SLA runs from when it was queued
-// (triaged) to its first response, which a decision is.
-func (s *Service) slaTargets() ([]byte, error) {
-	t := s.policy().SLA.ReviewFirstResponseMinutes
-	b, err := json.Marshal(t)
-	if err != nil {
-		return nil, fmt.Errorf("sla targets: %w", err)
+// scanQueueItem reads a row of queueItemSQL with its priority at at.
+func scanQueueItem(r pgx.Row, at time.Time) (QueueItem, error) {
+	var it QueueItem
+	var level, target int
+	err := r.Scan(&it.CaseID, &it.Kind, &it.Severity, &it.Cause, &it.CauseTitle, &it.Action, &it.Confidence, &it.Code,
+		&it.Message, &it.Channel, &it.Location, &it.Carrier, &it.OrderID, &it.OrderValue, &it.Currency, &it.CustomerTier,
+		&it.CustomerName, &it.PromiseAtRisk, &it.Risk, &it.QueuedAt, &it.DueAt, &level, &it.ClaimedBy, &it.ClaimedUntil,
+		&it.RankAt, &target)
+	it.Overdue, it.Escalated = it.DueAt.Before(at), level > 0
+	if target > 0 {
+		it.Priority = 50 + 50*at.Sub(it.RankAt).Minutes()/float64(target)
 	}
-	return b, nil
+	return it, err
+}
+
+// syncQueueTargets writes the policy's first-response targets (minutes by
+// severity, rules' SLA section) to review_sla_targets, where the queue's
+// trigger reads them, and re-ranks every waiting case when they differ from
+// what is there. A case's SLA runs from when it was queued (triaged) to its
+// first response, which a decision is. It asks the database once per
+// policy the service sees.
+func (s *Service) syncQueueTargets(ctx context.Context) error {
+	b, err := json.Marshal(s.policy().SLA.ReviewFirstResponseMinutes)
+	if err != nil {
+		return fmt.Errorf("sla targets: %w", err)
+	}
+	key := string(b)
+	if p := s.queueTargets.Load(); p != nil && *p == key {
+		return nil
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var differ bool
+		err := tx.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM (SELECT key AS severity, value::int AS minutes FROM jsonb_each_text($1)) w
+				FULL JOIN review_sla_targets t USING (severity) WHERE w.minutes IS DISTINCT FROM t.minutes)`, b).Scan(&differ)
+		if err != nil || !differ {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			WITH d AS (DELETE FROM review_sla_targets)
+			INSERT INTO review_sla_targets (severity, minutes) SELECT key, value::int FROM jsonb_each_text($1)`, b)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE review_queue q SET target_min = r.target_min, score = r.score, due_at = r.due_at, rank_at = r.rank_at
+			FROM (SELECT (review_queue_row(c)).* FROM cases c JOIN review_queue x ON x.case_id = c.id) r
+			WHERE q.case_id = r.case_id`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("writing the sla targets: %w", err)
+	}
+	s.queueTargets.Store(&key)
+	return nil
 }
 
 // NextInQueue is the id of the case after caseID in the queue as it stands
@@ -306,14 +375,14 @@ func (s *Service) slaTargets() ([]byte, error) {
 // case after a decision. It is false when the queue holds nothing else.
 func (s *Service) NextInQueue(ctx context.Context, reviewer string, caseID uuid.UUID) (_ uuid.UUID, ok bool, err error) {
 	defer derrors.Wrap(&err, "NextInQueue(%s)", caseID)
-	targets, err := s.slaTargets()
-	if err != nil {
+	if err := s.syncQueueTargets(ctx); err != nil {
 		return uuid.Nil, false, err
 	}
 	var id uuid.UUID
-	err = s.pool.QueryRow(ctx, queueSQL+`
-		SELECT id FROM s WHERE id <> $3 AND (claimed_by = '' OR claimed_by = $4)
-		ORDER BY priority DESC, id DESC LIMIT 1`, s.now(), targets, caseID, reviewer).Scan(&id)
+	err = s.pool.QueryRow(ctx, `
+		SELECT q.case_id FROM review_queue q JOIN cases c ON c.id = q.case_id
+		WHERE q.case_id <> $2 AND (c.claimed_by = '' OR c.claimed_by = $3 OR NOT coalesce(c.claimed_until > $1, false))
+		ORDER BY q.rank_at, q.case_id LIMIT 1`, s.now(), caseID, reviewer).Scan(&id)
 	if isNoRows(err) {
 		return uuid.Nil, false, nil
 	}
@@ -327,15 +396,16 @@ func (s *Service) NextInQueue(ctx context.Context, reviewer string, caseID uuid.
 // for j/k on the case page; uuid.Nil where there is none.
 func (s *Service) QueueNeighbours(ctx context.Context, caseID uuid.UUID) (prev, next uuid.UUID, err error) {
 	defer derrors.Wrap(&err, "QueueNeighbours(%s)", caseID)
-	targets, err := s.slaTargets()
-	if err != nil {
+	if err := s.syncQueueTargets(ctx); err != nil {
 		return uuid.Nil, uuid.Nil, err
 	}
 	var p, n *uuid.UUID
-	err = s.pool.QueryRow(ctx, queueSQL+`, o AS (
-			SELECT id, lag(id) OVER w AS prev, lead(id) OVER w AS next FROM s
-			WINDOW w AS (ORDER BY priority DESC, id DESC))
-		SELECT prev, next FROM o WHERE id = $3`, s.now(), targets, caseID).Scan(&p, &n)
+	err = s.pool.QueryRow(ctx, `
+		SELECT (SELECT b.case_id FROM review_queue b WHERE (b.rank_at, b.case_id) < (q.rank_at, q.case_id)
+				ORDER BY b.rank_at DESC, b.case_id DESC LIMIT 1),
+			(SELECT a.case_id FROM review_queue a WHERE (a.rank_at, a.case_id) > (q.rank_at, q.case_id)
+				ORDER BY a.rank_at, a.case_id LIMIT 1)
+		FROM review_queue q WHERE q.case_id = $1`, caseID).Scan(&p, &n)
 	if isNoRows(err) {
 		return uuid.Nil, uuid.Nil, nil // not in the queue (decided): no neighbours
 	}

@@ -73,12 +73,29 @@ func TestQueuePriority(t *testing.T) {
 	if len(page.Items) != 7 || page.Counts.Total != 7 || page.Next != "" {
 		t.Fatalf("Queue() = %d items, total %d, next %q; want 7, 7, none", len(page.Items), page.Counts.Total, page.Next)
 	}
-	// At first nothing is overdue: the vip's order value and tier put it first.
-	if page.Items[0].CaseID != q.vip.ID || page.Items[0].CustomerTier != "vip" || page.Items[0].OrderValue != 400 {
-		t.Errorf("first = %+v, want the vip's case", page.Items[0])
+	// At first nothing is overdue. The critical case's 15 minutes are the
+	// least time left, so it leads; among the medium timeouts (4 hours),
+	// the vip's order value and tier put it first.
+	if page.Items[0].CaseID != q.critical.ID {
+		t.Errorf("first = %s (%s), want the critical case", page.Items[0].CaseID, page.Items[0].Severity)
+	}
+	for _, it := range page.Items[1:] {
+		if it.Severity != orchestration.SeverityMedium {
+			continue
+		}
+		if it.CaseID != q.vip.ID || it.CustomerTier != "vip" || it.OrderValue != 400 {
+			t.Errorf("first medium case = %+v, want the vip's", it)
+		}
+		break
+	}
+	for i := 1; i < len(page.Items); i++ {
+		if page.Items[i].RankAt.Before(page.Items[i-1].RankAt) {
+			t.Errorf("effective due time goes back from %d (%s) to %d (%s); want earliest first", i-1,
+				page.Items[i-1].RankAt, i, page.Items[i].RankAt)
+		}
 	}
 	// 20 minutes on, the critical case (15-minute target) is overdue and
-	// leads; nothing else is.
+	// still leads; nothing else is.
 	q.now = q.now.Add(20 * time.Minute)
 	page, err = q.svc.Queue(ctx, QueueFilter{})
 	if err != nil {
@@ -287,5 +304,45 @@ func TestNextAndNeighbours(t *testing.T) {
 	got, ok, err := q.svc.NextInQueue(ctx, "ann", order[0])
 	if err != nil || !ok || got != order[2] {
 		t.Errorf("NextInQueue(ann, first) = %s, %v, %v; want the third (bob holds the second)", got, ok, err)
+	}
+}
+
+// TestQueueCountsKept checks the counters the database keeps against the
+// same counts taken over the waiting cases, after cases leave the queue
+// and change in it.
+func TestQueueCountsKept(t *testing.T) {
+	t.Parallel()
+	q := newQueueFixture(t, nil)
+	ctx := context.Background()
+	if _, err := q.svc.Decide(ctx, q.pickup.ID, "ann", DecisionRequest{Decision: DecisionReject, Note: "not an issue"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.svc.Decide(ctx, q.timeouts[0].ID, "ann", DecisionRequest{Decision: DecisionReject, Note: "not an issue"}); err != nil {
+		t.Fatal(err)
+	}
+	q.now = q.now.Add(20 * time.Minute)
+	if n, err := q.svc.EscalateOverdue(ctx, 100); err != nil || n != 1 {
+		t.Fatalf("EscalateOverdue = %d, %v; want 1", n, err)
+	}
+	kept, err := q.svc.Queue(ctx, QueueFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A minimum age under a second selects every case but counts them by
+	// scanning.
+	scanned, err := q.svc.Queue(ctx, QueueFilter{MinAge: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Counts.Total != 5 || len(kept.Items) != 5 {
+		t.Errorf("after two decisions: total %d, %d items; want 5", kept.Counts.Total, len(kept.Items))
+	}
+	if fmt.Sprintf("%+v", kept.Counts) != fmt.Sprintf("%+v", scanned.Counts) {
+		t.Errorf("kept counts %+v\nscanned    %+v", kept.Counts, scanned.Counts)
+	}
+	for _, it := range kept.Items {
+		if it.CaseID == q.pickup.ID || it.CaseID == q.timeouts[0].ID {
+			t.Errorf("decided case %s still queued", it.CaseID)
+		}
 	}
 }

@@ -147,6 +147,9 @@ type Service struct {
 	// clusterer, once NewClusterer attached one, places each exception
 	// triage commits in its root-cause cluster.
 	clusterer atomic.Pointer[Clusterer]
+	// queueTargets is the SLA targets (JSON) last written to
+	// review_sla_targets (syncQueueTargets).
+	queueTargets atomic.Pointer[string]
 }
 
 // NewService returns a triage service over pool. It does no I/O; call
