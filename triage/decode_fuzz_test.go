@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/internal/web"
@@ -77,4 +78,11 @@ func FuzzDecodeRecommendation(f *testing.F) {
 func FuzzDecodeDecision(f *testing.F) {
 	fuzzTriageDecoder(f, []string{`{"decision":"approve","note":"looks right"}`, `{"decision":"modify","action":"notify","params":{"template":"delay"},"note":"x"}`},
 		func(r DecisionRequest) error { return r.Validate() })
+}
+
+func FuzzDecodeClusterUpdate(f *testing.F) {
+	today := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	fuzzTriageDecoder(f, []string{`{"status":"fixed","fixed_at":"2026-11-30","owner":"ana","notes":"phantom stock at nyc-01"}`,
+		`{"status":"investigating"}`, `{"status":"nope","fixed_at":"tomorrow"}`, `{"owner":""}`},
+		func(u ClusterUpdate) error { _, _, err := u.validate("new", today); return err })
 }
