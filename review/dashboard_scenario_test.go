@@ -190,7 +190,7 @@ func dashScenario(t *testing.T, srv *reviewtest.Server, clock *stepClock) map[st
 		{6, "stockout", "auto_applied", day(7, 10), 0},
 		{7, "stockout", "auto_applied", day(8, 10), 0},
 		{8, "stockout", "decided", day(9, 10), 10 * time.Minute},
-		{9, "payment_declined", "decided", day(9, 11), 30 * time.Minute},
+		{9, "payment_failed", "decided", day(9, 11), 30 * time.Minute},
 	} {
 		id := exc(c.kind, c.i, c.triaged.Add(-time.Minute))
 		var decidedAt *time.Time

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,11 +32,19 @@ func newClusterFixture(t testing.TB, cfg ClusterConfig) *clusterFixture {
 
 // report sends each message through triage's report intake (POST
 // /v1/exceptions), as an outside system would, occurring at at.
+// reportSeq numbers the fixture's reports.
+var reportSeq atomic.Int64
+
 func (f *clusterFixture) report(t testing.TB, kind, endpoint string, at time.Time, msgs ...string) {
 	t.Helper()
 	for _, m := range msgs {
+		// Each report names its own SKU: the same message again is a new
+		// occurrence of the problem elsewhere, not a repeat of an open
+		// case (which intake would fold into that case, adding no
+		// exception); clusters are keyed by kind, code and system, not SKU.
+		sku := fmt.Sprintf("SKU-%06d", reportSeq.Add(1))
 		if _, err := f.svc.Report(context.Background(), "test-system", orchestration.Exception{Kind: kind, Severity: "medium",
-			Endpoint: endpoint, Message: m, OccurredAt: at}, nil); err != nil {
+			Endpoint: endpoint, SKU: sku, Message: m, OccurredAt: at}, nil); err != nil {
 			t.Fatalf("Report(%q): %v", m, err)
 		}
 	}
