@@ -338,4 +338,3 @@ func kindLabel(kind string) string {
 	}
 	return orchestration.ExportOther
 }
-
