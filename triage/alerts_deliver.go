@@ -1,20 +1,15 @@
 package triage
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
-	"github.com/omnitriage/omnitriage/orchestration/adapter"
 )
 
 // AlertEvaluateArgs is the periodic job that evaluates the SLA alerts.
@@ -190,27 +185,6 @@ func (a *Alerter) Deliver(ctx context.Context, id int64, state string) (err erro
 }
 
 func (a *Alerter) post(ctx context.Context, ev AlertEvent) error {
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.WebhookURL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("ALERT_WEBHOOK_URL: %w", err)
-	}
-	ts := strconv.FormatInt(a.s.now().Unix(), 10)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(adapter.HeaderIdempotencyKey, fmt.Sprintf("alert-%d-%s", ev.AlertID, ev.State))
-	req.Header.Set(adapter.HeaderTimestamp, ts)
-	req.Header.Set(adapter.HeaderSignature, adapter.Sign(a.cfg.Secret, ts, body))
-	resp, err := a.cfg.Client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("alert webhook answered %s", resp.Status)
-	}
-	return nil
+	w := webhook{name: "ALERT_WEBHOOK_URL", url: a.cfg.WebhookURL, secret: a.cfg.Secret, client: a.cfg.Client}
+	return w.post(ctx, a.s.now(), fmt.Sprintf("alert-%d-%s", ev.AlertID, ev.State), ev)
 }

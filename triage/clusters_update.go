@@ -1,14 +1,9 @@
 package triage
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,7 +12,6 @@ import (
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/internal/web"
-	"github.com/omnitriage/omnitriage/orchestration/adapter"
 )
 
 // ClusterUpdate changes what people track on a cluster; nil fields stay
@@ -204,30 +198,9 @@ func cmpErr(first, err error) error {
 }
 
 func (c *Clusterer) post(ctx context.Context, ev RecurringEvent) error {
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.WebhookURL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("SLA_WEBHOOK_URL: %w", err)
-	}
-	ts := strconv.FormatInt(c.s.now().Unix(), 10)
-	req.Header.Set("Content-Type", "application/json")
+	w := webhook{name: "SLA_WEBHOOK_URL", url: c.cfg.WebhookURL, secret: c.cfg.Secret, client: c.cfg.Client}
 	// One key per recurrence: a fix date moved and missed again is news.
-	req.Header.Set(adapter.HeaderIdempotencyKey, fmt.Sprintf("cluster-recurring-%d-%d", ev.ClusterID, ev.RecurringAt.Unix()))
-	req.Header.Set(adapter.HeaderTimestamp, ts)
-	req.Header.Set(adapter.HeaderSignature, adapter.Sign(c.cfg.Secret, ts, body))
-	resp, err := c.cfg.Client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook answered %s", resp.Status)
-	}
-	return nil
+	return w.post(ctx, c.s.now(), fmt.Sprintf("cluster-recurring-%d-%d", ev.ClusterID, ev.RecurringAt.Unix()), ev)
 }
 
 // Collector returns the clusters' Prometheus metrics, read from the

@@ -1,13 +1,9 @@
 package triage
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,7 +12,6 @@ import (
 
 	"github.com/omnitriage/omnitriage/internal/derrors"
 	"github.com/omnitriage/omnitriage/internal/jobs"
-	"github.com/omnitriage/omnitriage/orchestration/adapter"
 )
 
 // EscalateArgs is the SLA job: escalate the review cases past their SLA
@@ -167,27 +162,6 @@ func (e *Escalator) Notify(ctx context.Context, limit int) (sent int, err error)
 }
 
 func (e *Escalator) post(ctx context.Context, ev EscalationEvent) error {
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.cfg.WebhookURL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("SLA_WEBHOOK_URL: %w", err)
-	}
-	ts := strconv.FormatInt(e.s.now().Unix(), 10)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(adapter.HeaderIdempotencyKey, "case-overdue-"+ev.CaseID.String())
-	req.Header.Set(adapter.HeaderTimestamp, ts)
-	req.Header.Set(adapter.HeaderSignature, adapter.Sign(e.cfg.Secret, ts, body))
-	resp, err := e.cfg.Client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook answered %s", resp.Status)
-	}
-	return nil
+	w := webhook{name: "SLA_WEBHOOK_URL", url: e.cfg.WebhookURL, secret: e.cfg.Secret, client: e.cfg.Client}
+	return w.post(ctx, e.s.now(), "case-overdue-"+ev.CaseID.String(), ev)
 }
