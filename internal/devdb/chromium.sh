@@ -43,7 +43,11 @@ install_chromium() {
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed: check the machine's apt sources and network"
 	# Debian names the package chromium; older Ubuntu releases chromium-browser.
 	local pkg=chromium
-	if ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+	# (The policy is read whole before grep: under pipefail, grep -q closing the pipe early
+	# makes apt-cache die of SIGPIPE and the test fail when the candidate is there.)
+	local policy
+	policy="$(apt-cache policy chromium 2>/dev/null || true)"
+	if ! grep -q 'Candidate: [0-9]' <<<"$policy"; then
 		pkg=chromium-browser
 	fi
 	say "installing: $pkg"

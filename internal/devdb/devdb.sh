@@ -39,7 +39,13 @@ apt_update() {
 	APT_UPDATED=1
 }
 
-has_candidate() { apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [0-9]'; }
+# has_candidate reads the policy whole before grep: under pipefail, grep -q closing the pipe
+# early would make apt-cache die of SIGPIPE and hide a candidate that is there.
+has_candidate() {
+	local policy
+	policy="$(apt-cache policy "$1" 2>/dev/null || true)"
+	grep -q 'Candidate: [0-9]' <<<"$policy"
+}
 
 apt_install() {
 	apt_update
