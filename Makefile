@@ -35,6 +35,7 @@ db-status: ## say where the local PostgreSQL lives and whether it runs
 run: build ## start the database, migrate, seed the demo on first run, and serve on :8080 at the demo time scale
 	@url="$$($(DEVDB) ensure)" && export DATABASE_URL="$$url" && \
 	export DEMO_TIME_SCALE="$${DEMO_TIME_SCALE:-2880}" && \
+	export CLUSTER_SCHEDULE="$${CLUSTER_SCHEDULE:-@every 1m}" && \
 	mkdir -p .data && \
 	./$(BIN) seed --keys-file .data/demo-keys.env --logins-file .data/demo-logins.txt >/dev/null && \
 	echo && echo "omnitriage: DATABASE_URL=$$url" && \
@@ -42,6 +43,7 @@ run: build ## start the database, migrate, seed the demo on first run, and serve
 	if [ -f .data/demo-keys.env ]; then echo "omnitriage: demo API keys (from .data/demo-keys.env):"; sed 's/^/    /' .data/demo-keys.env; fi && \
 	if [ -f .data/demo-logins.txt ]; then echo "omnitriage: demo logins for http://localhost:$${LISTEN_ADDR##*:}/login (from .data/demo-logins.txt):"; sed 's/^/    /' .data/demo-logins.txt; fi && \
 	echo "omnitriage: demo time scale $$DEMO_TIME_SCALE (2880: a simulated day passes in 30 s; DEMO_TIME_SCALE=1 for real time)" && \
+	echo "omnitriage: root-cause clustering runs $$CLUSTER_SCHEDULE (CLUSTER_SCHEDULE; the production default is @hourly)" && \
 	echo && \
 	if [ "$(SIMULATE)" != 0 ] && [ -f .data/demo-keys.env ]; then \
 		( . ./.data/demo-keys.env && exec ./$(BIN) simulate --url "http://127.0.0.1:$${LISTEN_ADDR##*:}" --key "$$OMNITRIAGE_ORCHESTRATOR_KEY" \
@@ -75,7 +77,7 @@ screenshots: ## save PNGs of the review pages (headless Chromium) in docs/screen
 	@url="$$($(DEVDB) ensure)" && export DATABASE_URL="$$url" && \
 	chrome="$$($(CHROMIUM_SH) ensure)" && export CHROMIUM="$$chrome" && \
 	mkdir -p docs/screenshots && export SCREENSHOTS="$(CURDIR)/docs/screenshots" && \
-	$(GO) test -count=1 -run 'Screenshot' ./review/... ./cmd/omnitriage/ && \
+	$(GO) test -count=1 -run 'Screenshot|TestDemoBrowser' ./review/... ./cmd/omnitriage/ && \
 	ls -1 docs/screenshots/*.png
 
 # A target fails only when it writes a failing input (testdata/fuzz/TARGET/).

@@ -30,11 +30,11 @@ import (
 // its check on by existing; the selectors of /dashboard and /clusters are
 // what their pages are expected to render (uPlot charts, table rows).
 var demoPages = []struct {
-	path, selector, what string
+	path, selector, what, shot string
 }{
-	{"/review", "tr[data-case-row]", "queue rows"},
-	{"/dashboard", ".uplot canvas", "charts"},
-	{"/clusters", "table tbody tr", "cluster rows"},
+	{"/review", "tr[data-case-row]", "queue rows", "demo-queue.png"},
+	{"/dashboard", ".uplot canvas", "charts", "demo-dashboard.png"},
+	{"/clusters", "table tbody tr a[href^='/clusters/']", "cluster rows", "demo-clusters.png"},
 }
 
 // TestDemoBrowser does what `make demo` does, shortened: seed the demo
@@ -64,6 +64,8 @@ func TestDemoBrowser(t *testing.T) {
 			return "5s"
 		case "LOG_LEVEL":
 			return "error"
+		case "CLUSTER_SCHEDULE":
+			return "@every 15s" // make run's is a minute; shortened as the run is
 		}
 		return ""
 	}
@@ -108,7 +110,15 @@ func TestDemoBrowser(t *testing.T) {
 	t.Cleanup(func() { stop(); <-done; a.Close() })
 
 	// make demo's rate, for 20 s, a simulated day every 30 s as the server's.
-	sim, err := traffic.New(traffic.Config{URL: base, Key: key, Seed: 1, Rate: 8, Duration: 20 * time.Second, Day: 30 * time.Second,
+	// `make screenshots` runs it for 100 s instead, about the two minutes
+	// after which make run's demo is described, so its pictures show days
+	// of deliveries, returns and postings.
+	shots := os.Getenv("SCREENSHOTS")
+	simFor := 20 * time.Second
+	if shots != "" {
+		simFor = 100 * time.Second
+	}
+	sim, err := traffic.New(traffic.Config{URL: base, Key: key, Seed: 1, Rate: 8, Duration: simFor, Day: 30 * time.Second,
 		Wait: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +142,21 @@ func TestDemoBrowser(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("no case waits for a person 30 s after the simulated run")
+		}
+	}
+
+	// The leader's next clustering run groups them: /clusters must list
+	// clusters, not its empty state.
+	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM clusters`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no root-cause cluster 45 s after the simulated run (CLUSTER_SCHEDULE @every 15s)")
 		}
 	}
 
@@ -165,7 +190,6 @@ func TestDemoBrowser(t *testing.T) {
 	if err := reviewtest.Login(b, base, admin.email, admin.password); err != nil {
 		t.Fatal(err)
 	}
-	shots := os.Getenv("SCREENSHOTS")
 	for _, p := range demoPages {
 		t.Run(strings.TrimPrefix(p.path, "/"), func(t *testing.T) {
 			if resp, _ := probe.Get(p.path); resp.StatusCode == http.StatusNotFound {
@@ -186,9 +210,32 @@ func TestDemoBrowser(t *testing.T) {
 			}
 			t.Logf("%s: %d %s", p.path, n, p.what)
 			if shots != "" {
-				reviewtest.Screenshot(t, b, filepath.Join(shots, "demo-"+strings.TrimPrefix(p.path, "/")+".png"))
+				reviewtest.ScreenshotViewport(t, b, filepath.Join(shots, p.shot))
 			}
 		})
+	}
+	if shots != "" {
+		// `make screenshots`: the top case and the biggest cluster of the
+		// same demo, opened the way a person does, from the list's first link.
+		for _, d := range []struct{ list, link, ready, shot string }{
+			{"/review", "tr[data-case-row] a.case-link", "main h1", "demo-case.png"},
+			{"/clusters", "table tbody tr a[href^='/clusters/']", "main h1", "demo-cluster.png"},
+		} {
+			wctx, cancel := context.WithTimeout(b, 15*time.Second)
+			var href string
+			err := chromedp.Do(wctx, chromedp.Navigate(base+d.list))
+			if err == nil {
+				href, err = chromedp.Run(wctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).getAttribute("href")`, d.link)))
+			}
+			if err == nil {
+				err = chromedp.Do(wctx, chromedp.Navigate(base+href), chromedp.WaitVisible(chromedp.CSS(d.ready)))
+			}
+			cancel()
+			if err != nil {
+				t.Fatalf("opening the first link of %s for %s: %v", d.list, d.shot, err)
+			}
+			reviewtest.ScreenshotViewport(t, b, filepath.Join(shots, d.shot))
+		}
 	}
 }
 

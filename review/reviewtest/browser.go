@@ -115,7 +115,19 @@ func Login(ctx context.Context, baseURL, email, password string) error {
 // Screenshot saves the whole page as a PNG at path, creating its folder.
 func Screenshot(t testing.TB, ctx context.Context, path string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	save(t, ctx, chromedp.FullScreenshot(100), path)
+}
+
+// ScreenshotViewport saves what is on screen (the browser's 1366×768 window,
+// as a person at a laptop sees the page before scrolling) as a PNG at path.
+func ScreenshotViewport(t testing.TB, ctx context.Context, path string) {
+	t.Helper()
+	save(t, ctx, chromedp.CaptureScreenshot(), path)
+}
+
+func save(t testing.TB, ctx context.Context, shot chromedp.Action[[]byte], path string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", path, err)
 	}
