@@ -223,37 +223,20 @@ func (s *Service) SimilarCases(ctx context.Context, c Case) (_ []SimilarCase, no
 	if err := s.ensureIndex(ctx, tableExceptionVectors); err != nil {
 		return nil, "", err
 	}
-	lit, err := quoteLiteral(s.emb.Model())
+	q, err := s.similarSQL()
 	if err != nil {
 		return nil, "", err
 	}
-	dist := fmt.Sprintf("v.embedding::vector(%d) <=> $1", s.emb.Dim())
-	q := fmt.Sprintf(`
-		WITH hits AS MATERIALIZED (
-			SELECT v.vector_hash, (%[1]s)::float8 AS distance FROM exception_vectors v
-			WHERE v.model = %[2]s AND EXISTS (
-				SELECT 1 FROM exception_embeddings x JOIN cases c ON c.exception_id = x.exception_id
-				WHERE x.model = %[2]s AND x.vector_hash = v.vector_hash AND c.status = 'decided' AND c.id <> $2)
-			ORDER BY %[1]s LIMIT $3)
-		SELECT c.id, c.kind, coalesce(c.cause, ''), e.code, e.message, h.distance, c.decision, coalesce(c.decided_action, ''),
-			c.decided_by, c.decided_at, coalesce(c.result->>'message', ''),
-			(SELECT count(*)::int FROM core_exceptions r WHERE r.order_id = c.order_id AND r.created_at > c.decided_at)
-		FROM hits h CROSS JOIN LATERAL (
-			SELECT c.* FROM exception_embeddings x JOIN cases c ON c.exception_id = x.exception_id
-			WHERE x.model = %[2]s AND x.vector_hash = h.vector_hash AND c.status = 'decided' AND c.id <> $2
-			ORDER BY c.decided_at DESC LIMIT $3) c
-		JOIN core_exceptions e ON e.id = c.exception_id
-		ORDER BY h.distance, c.decided_at DESC, c.id LIMIT $3`, dist, lit)
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN READ ONLY`)
-	b.Queue(`SET LOCAL plan_cache_mode = force_custom_plan`)
-	b.Queue(fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d`, SimilarEfSearch))
-	b.Queue(`SET LOCAL hnsw.iterative_scan = relaxed_order`)
+	for _, set := range similarSettings() {
+		b.Queue(set)
+	}
 	b.Queue(q, pgvector.NewVector(vec), c.ID, similarShown)
 	b.Queue(`COMMIT`)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
-	for range 4 {
+	for range len(similarSettings()) + 1 {
 		if _, err := br.Exec(); err != nil {
 			return nil, "", err
 		}
@@ -284,6 +267,44 @@ func (s *Service) SimilarCases(ctx context.Context, c Case) (_ []SimilarCase, no
 		note = "no decided case has a similar exception yet"
 	}
 	return out, note, br.Close()
+}
+
+// similarSettings are the SET LOCALs the similar-cases search runs in its
+// transaction: a custom plan (the HNSW index is only used when the planner
+// sees the query vector), the README's ef_search and an iterative scan, so
+// the index keeps walking the graph while the decided-case filter rejects
+// its hits.
+func similarSettings() []string {
+	return []string{`SET LOCAL plan_cache_mode = force_custom_plan`,
+		fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d`, SimilarEfSearch),
+		`SET LOCAL hnsw.iterative_scan = relaxed_order`}
+}
+
+// similarSQL is the similar-cases query: $1 the vector, $2 the case itself
+// (left out), $3 how many. The model and dimension are literals so the
+// planner matches the partial HNSW index of exception_vectors.
+func (s *Service) similarSQL() (string, error) {
+	lit, err := quoteLiteral(s.emb.Model())
+	if err != nil {
+		return "", err
+	}
+	dist := fmt.Sprintf("v.embedding::vector(%d) <=> $1", s.emb.Dim())
+	return fmt.Sprintf(`
+		WITH hits AS MATERIALIZED (
+			SELECT v.vector_hash, (%[1]s)::float8 AS distance FROM exception_vectors v
+			WHERE v.model = %[2]s AND EXISTS (
+				SELECT 1 FROM exception_embeddings x JOIN cases c ON c.exception_id = x.exception_id
+				WHERE x.model = %[2]s AND x.vector_hash = v.vector_hash AND c.status = 'decided' AND c.id <> $2)
+			ORDER BY %[1]s LIMIT $3)
+		SELECT c.id, c.kind, coalesce(c.cause, ''), e.code, e.message, h.distance, c.decision, coalesce(c.decided_action, ''),
+			c.decided_by, c.decided_at, coalesce(c.result->>'message', ''),
+			(SELECT count(*)::int FROM core_exceptions r WHERE r.order_id = c.order_id AND r.created_at > c.decided_at)
+		FROM hits h CROSS JOIN LATERAL (
+			SELECT c.* FROM exception_embeddings x JOIN cases c ON c.exception_id = x.exception_id
+			WHERE x.model = %[2]s AND x.vector_hash = h.vector_hash AND c.status = 'decided' AND c.id <> $2
+			ORDER BY c.decided_at DESC LIMIT $3) c
+		JOIN core_exceptions e ON e.id = c.exception_id
+		ORDER BY h.distance, c.decided_at DESC, c.id LIMIT $3`, dist, lit), nil
 }
 
 // caseVector is the stored vector of c's exception under the service's
