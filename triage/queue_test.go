@@ -346,3 +346,59 @@ func TestQueueCountsKept(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueRankFollowsOrderEdit: the order's value is part of a waiting
+// case's priority, so an edit that raises it moves the case up the queue
+// at once (migration 00048's trigger), with no job or reload in between.
+func TestQueueRankFollowsOrderEdit(t *testing.T) {
+	t.Parallel()
+	q := newQueueFixture(t, nil)
+	ctx := context.Background()
+	item := func(id uuid.UUID) (QueueItem, int) {
+		t.Helper()
+		page, err := q.svc.Queue(ctx, QueueFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, it := range page.Items {
+			if it.CaseID == id {
+				return it, i
+			}
+		}
+		t.Fatalf("case %s is not in the queue", id)
+		return QueueItem{}, 0
+	}
+	// The last of the four equal standard timeouts.
+	var last Case
+	lastPos := -1
+	for _, c := range q.timeouts {
+		if _, pos := item(c.ID); pos > lastPos {
+			last, lastPos = c, pos
+		}
+	}
+	before, _ := item(last.ID)
+	if before.OrderValue != 40 {
+		t.Fatalf("order value before the edit = %v, want 40 (one unit)", before.OrderValue)
+	}
+	if _, err := q.core.Edit(ctx, "test", *last.OrderID, orchestration.EditRequest{
+		Lines: []orchestration.LineInput{{SKU: "SKU-1", Qty: 20}}, Reason: "customer added units"}); err != nil {
+		t.Fatalf("Edit: %v", err)
+	}
+	after, pos := item(last.ID)
+	if after.OrderValue != 800 {
+		t.Errorf("order value after the edit = %v, want 800", after.OrderValue)
+	}
+	// 40 → 800 is 7.6 priority points more (one per 100), 15.2% of the
+	// 4-hour target: 36.48 minutes earlier.
+	if got, want := before.RankAt.Sub(after.RankAt), 36*time.Minute+28800*time.Millisecond; got < want-time.Second || got > want+time.Second {
+		t.Errorf("the edit moved the case's effective due time by %s, want %s", got, want)
+	}
+	for _, c := range q.timeouts {
+		if c.ID == last.ID {
+			continue
+		}
+		if _, p := item(c.ID); p < pos {
+			t.Errorf("after the edit, timeout case %s (one unit) is at %d, ahead of the edited case at %d", c.ID, p, pos)
+		}
+	}
+}
