@@ -47,9 +47,9 @@ run: build ## start the database, migrate, seed the demo on first run, and serve
 	echo && \
 	if [ "$(SIMULATE)" != 0 ] && [ -f .data/demo-keys.env ]; then \
 		( . ./.data/demo-keys.env && exec ./$(BIN) simulate --url "http://127.0.0.1:$${LISTEN_ADDR##*:}" --key "$$OMNITRIAGE_ORCHESTRATOR_KEY" \
-			--rate $(SIM_RATE) --wait 3m ) >.data/simulate.log 2>&1 & \
+			--rate $(SIM_RATE) --day "$$(( 86400 / (DEMO_TIME_SCALE > 0 ? DEMO_TIME_SCALE : 1) ))s" --wait 3m ) >.data/simulate.log 2>&1 & \
 		sim=$$!; trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
-		echo "omnitriage: simulated traffic ($(SIM_RATE) orders/s) starts once the server is ready; log in .data/simulate.log." && \
+		echo "omnitriage: simulated traffic ($(SIM_RATE) orders/s, a simulated day every $$(( 86400 / (DEMO_TIME_SCALE > 0 ? DEMO_TIME_SCALE : 1) )) s to match the time scale) starts once the server is ready; log in .data/simulate.log." && \
 		echo "omnitriage: it stops with the server; SIMULATE=0 make run serves without it." && echo; \
 	fi; \
 	./$(BIN) serve

@@ -74,6 +74,15 @@ type EndpointCalls struct {
 	ERPPostingFailures int64
 }
 
+// ChannelTouch is the manual touch figure of one channel: orders that
+// finished (delivered, cancelled or rejected) and those of them a person
+// touched first, as the dashboard's rollup counts them.
+type ChannelTouch struct {
+	Channel  string
+	Finished int64
+	Touched  int64
+}
+
 // StateCount is how many orders sit in a state at a node now.
 type StateCount struct {
 	State string
@@ -97,6 +106,7 @@ type ProcessExport struct {
 	Endpoints        []EndpointCalls
 	Promise          []ChannelPromise
 	OrdersInState    []StateCount
+	ManualTouch      []ChannelTouch // from the rollup: as fresh as its last refresh
 	At               time.Time
 }
 
@@ -167,6 +177,16 @@ func (s *Service) ProcessExport(ctx context.Context) (_ ProcessExport, err error
 				sum(a.calls)::bigint, sum(a.transient)::bigint, sum(a.failed)::bigint,
 				sum(a.integration_errors)::bigint, sum(a.erp_posting_failures)::bigint
 			FROM process_api_failures a GROUP BY 1 ORDER BY 1`); err != nil {
+			return err
+		}
+		// The dashboard's own rollup, summed over every day at the channel
+		// level (region and node summed away), so /metrics and the page
+		// count a manual touch the same way.
+		if x.ManualTouch, err = collect[ChannelTouch](ctx, tx, `
+			SELECT CASE WHEN channel IN (SELECT code FROM channels ORDER BY id LIMIT 64) THEN channel ELSE 'other' END,
+				sum(n)::bigint, sum(hits)::bigint
+			FROM process_daily WHERE metric = 'manual_touch' AND region = '*' AND node = '*' AND channel <> '*'
+			GROUP BY 1 ORDER BY 1`); err != nil {
 			return err
 		}
 		x.OrdersInState, err = collect[StateCount](ctx, tx, `

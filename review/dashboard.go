@@ -102,6 +102,7 @@ type dashboardPage struct {
 	Tables           []dashTable
 	Stalls           []stallTable
 	Query            string
+	Alerts           []dashAlert
 }
 
 // handleDashboard shows the process figures for a period beside the period
@@ -156,6 +157,9 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) error {
 		{"ERP posting lag by document", "Mean lag", "Postings", "No ERP postings in the period.", rows(figs.ERP, nil)},
 	}
 	p.Stalls = stallTables(figs.Stalls, f)
+	if p.Alerts, err = s.dashAlerts(r.Context()); err != nil {
+		return err
+	}
 	return s.render(w, r, http.StatusOK, "dashboard.html", p)
 }
 

@@ -235,7 +235,8 @@ func pageFigures(body string) map[string][2]string {
 
 // TestDashboardScenario reads the dashboard of the scripted scenario as an
 // engineer and checks every figure against its known answer, then the stall
-// view and a channel filter.
+// view and a channel filter, then the same figures in /metrics (see
+// scenarioMetrics).
 func TestDashboardScenario(t *testing.T) {
 	t.Parallel()
 	clock := &stepClock{}
@@ -314,6 +315,8 @@ func TestDashboardScenario(t *testing.T) {
 			t.Errorf("ProcessFigures ERP lag = %v, want 48 s", f.Value)
 		}
 	}
+	// The same scenario's figures in /metrics, worked out by hand.
+	checkScenarioMetrics(t, srv)
 	// The drill-down lists the two backordered orders.
 	_, body = c.Get("/dashboard/orders?journey=order&state=backordered")
 	if !strings.Contains(body, "<td>O9</td>") || !strings.Contains(body, "<td>O10</td>") {

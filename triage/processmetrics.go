@@ -28,9 +28,19 @@ type CaseOutcome struct {
 	NoAction int64
 }
 
+// KindPrecision is the precision of the automatic fixes of one exception
+// kind: fixes applied automatically and those that held (see
+// MetricPrecision), as the dashboard's rollup counts them.
+type KindPrecision struct {
+	Kind  string
+	Fixes int64
+	Held  int64
+}
+
 // CaseExport is the case figures for /metrics.
 type CaseExport struct {
 	Outcomes   []CaseOutcome
+	Precision  []KindPrecision            // from the case rollup: as fresh as its last refresh
 	ReviewTime orchestration.Histogram    // seconds, cases a person decided
 	Waiting    []orchestration.LabelCount // queued for review now, by severity
 	Alerts     []orchestration.LabelCount // firing now, by figure
@@ -77,6 +87,16 @@ func (s *Service) CaseExportFigures(ctx context.Context) (_ CaseExport, err erro
 			}
 		}
 		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `
+			SELECT dim, sum(n)::bigint, sum(hits)::bigint FROM case_daily
+			WHERE metric = 'precision' AND channel = '*' AND region = '*' AND node = '*'
+			GROUP BY 1 ORDER BY 1`)
+		if err != nil {
+			return err
+		}
+		if x.Precision, err = pgx.CollectRows(rows, pgx.RowToStructByPos[KindPrecision]); err != nil {
 			return err
 		}
 		rows, err = tx.Query(ctx, `SELECT severity, count(*)::bigint FROM cases WHERE status = 'queued_for_review' GROUP BY 1 ORDER BY 1`)
@@ -165,7 +185,12 @@ var processMetrics = []struct {
 	{"omnitriage_orders_in_state", "Orders not finished, by state and the node of their first reservation.", []string{"state", "node"}},
 	{"omnitriage_cases_total", "Triaged cases by exception kind and outcome (auto, manual, no_action).", []string{"kind", "outcome"}},
 	{"omnitriage_automation_ratio", "Share of triaged cases applied automatically.", nil},
-	{"omnitriage_manual_touch_ratio", "Share of triaged cases a person had to handle.", nil},
+	{"omnitriage_orders_finished_total", "Orders finished (delivered, cancelled or rejected), by channel, as of the last rollup refresh.", []string{"channel"}},
+	{"omnitriage_orders_touched_total", "Finished orders a person touched (an order event by support, engineer or admin staff), by channel, as of the last rollup refresh.", []string{"channel"}},
+	{"omnitriage_manual_touch_ratio", "Manual touch rate: share of finished orders a person touched, as the dashboard counts it.", nil},
+	{"omnitriage_auto_fixes_total", "Cases fixed automatically, by exception kind, as of the last rollup refresh.", []string{"kind"}},
+	{"omnitriage_auto_fixes_held_total", "Automatic fixes that held: no person touched the order and no case of the same kind on it went to a person within the precision window, by exception kind.", []string{"kind"}},
+	{"omnitriage_auto_fix_precision_ratio", "Precision of automatic fixes: share of the fixes that held, as the dashboard counts it.", nil},
 	{"omnitriage_review_time_seconds", "Review time: a case queued for review to a person's decision.", nil},
 	{"omnitriage_review_queue", "Cases waiting for a person now, by severity.", []string{"severity"}},
 	{"omnitriage_alerts_firing", "SLA alerts firing now, by figure.", []string{"figure"}},
@@ -319,7 +344,23 @@ func (c *ProcessCollector) Collect(ch chan<- prometheus.Metric) {
 		auto, manual, all = auto+o.Auto, manual+o.Manual, all+o.Auto+o.Manual+o.NoAction
 	}
 	gauge("omnitriage_automation_ratio", ratio(auto, all))
-	gauge("omnitriage_manual_touch_ratio", ratio(manual, all))
+	var finished, touched int64
+	for _, m := range p.ManualTouch {
+		counter("omnitriage_orders_finished_total", float64(m.Finished), m.Channel)
+		counter("omnitriage_orders_touched_total", float64(m.Touched), m.Channel)
+		finished, touched = finished+m.Finished, touched+m.Touched
+	}
+	gauge("omnitriage_manual_touch_ratio", ratio(touched, finished))
+	var fixes, held int64
+	for _, f := range k.Precision {
+		kind := kindLabel(f.Kind)
+		counter("omnitriage_auto_fixes_total", float64(f.Fixes), kind)
+		counter("omnitriage_auto_fixes_held_total", float64(f.Held), kind)
+		fixes, held = fixes+f.Fixes, held+f.Held
+	}
+	if fixes > 0 {
+		gauge("omnitriage_auto_fix_precision_ratio", ratio(held, fixes))
+	}
 	hist("omnitriage_review_time_seconds", k.ReviewTime)
 	for _, w := range k.Waiting {
 		gauge("omnitriage_review_queue", float64(w.Count), w.Label)
