@@ -45,11 +45,12 @@ run: build ## start the database, migrate, seed the demo on first run, and serve
 	echo "omnitriage: demo time scale $$DEMO_TIME_SCALE (2880: a simulated day passes in 30 s; DEMO_TIME_SCALE=1 for real time)" && \
 	echo "omnitriage: root-cause clustering runs $$CLUSTER_SCHEDULE (CLUSTER_SCHEDULE; the production default is @hourly)" && \
 	echo && \
+	simday="$$(awk -v s="$$DEMO_TIME_SCALE" 'BEGIN { if (s + 0 < 1) s = 1; printf "%gs", 86400 / s }')" && \
 	if [ "$(SIMULATE)" != 0 ] && [ -f .data/demo-keys.env ]; then \
 		( . ./.data/demo-keys.env && exec ./$(BIN) simulate --url "http://127.0.0.1:$${LISTEN_ADDR##*:}" --key "$$OMNITRIAGE_ORCHESTRATOR_KEY" \
-			--rate $(SIM_RATE) --day "$$(( 86400 / (DEMO_TIME_SCALE > 0 ? DEMO_TIME_SCALE : 1) ))s" --wait 3m ) >.data/simulate.log 2>&1 & \
+			--rate $(SIM_RATE) --day "$$simday" --wait 3m ) >.data/simulate.log 2>&1 & \
 		sim=$$!; trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
-		echo "omnitriage: simulated traffic ($(SIM_RATE) orders/s, a simulated day every $$(( 86400 / (DEMO_TIME_SCALE > 0 ? DEMO_TIME_SCALE : 1) )) s to match the time scale) starts once the server is ready; log in .data/simulate.log." && \
+		echo "omnitriage: simulated traffic ($(SIM_RATE) orders/s, a simulated day every $$simday to match the time scale) starts once the server is ready; log in .data/simulate.log." && \
 		echo "omnitriage: it stops with the server; SIMULATE=0 make run serves without it." && echo; \
 	fi; \
 	./$(BIN) serve
