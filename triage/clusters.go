@@ -30,6 +30,15 @@ type ClusterConfig struct {
 	Secret     []byte
 	// Client sends the webhook; nil means one with a 10 s timeout.
 	Client *http.Client
+	// Writer, when set (LLM_URL), writes each cluster's optional summary.
+	Writer SummaryWriter
+	// SummaryTop is how many clusters of most impact a full run has
+	// summarised when their summary is missing or stale; 0 means 10,
+	// negative none (only on request).
+	SummaryTop int
+	// SummaryTimeout is the Writer's timeout, which bounds the summary
+	// job; 0 means 30 s.
+	SummaryTimeout time.Duration
 }
 
 // DefaultClusterWindow is the window of a run when ClusterConfig.Window is 0.
@@ -76,6 +85,9 @@ func NewClusterer(s *Service, cfg ClusterConfig) *Clusterer {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 10 * time.Second}
 	}
+	if cfg.SummaryTimeout <= 0 {
+		cfg.SummaryTimeout = 30 * time.Second
+	}
 	c := &Clusterer{s: s, cfg: cfg, emb: models.NewLocalEmbedder(models.DefaultLocalDim)}
 	s.clusterer.Store(c)
 	return c
@@ -97,14 +109,16 @@ type RunOptions struct {
 
 // RunSummary is what a full run did.
 type RunSummary struct {
-	RunID      int64         `json:"run_id"`
-	Exceptions int           `json:"exceptions"`
-	Clusters   int           `json:"clusters"`
-	New        int           `json:"new"`
-	Merges     int           `json:"merges"`
-	Splits     int           `json:"splits"`
-	Started    time.Time     `json:"started_at"`
-	Duration   time.Duration `json:"duration_ns"`
+	RunID      int64 `json:"run_id"`
+	Exceptions int   `json:"exceptions"`
+	Clusters   int   `json:"clusters"`
+	New        int   `json:"new"`
+	Merges     int   `json:"merges"`
+	Splits     int   `json:"splits"`
+	// Summaries is how many summary jobs the run asked for (with LLM_URL).
+	Summaries int           `json:"summaries"`
+	Started   time.Time     `json:"started_at"`
+	Duration  time.Duration `json:"duration_ns"`
 }
 
 // ErrRunInProgress is returned when another full run holds the lock.
@@ -432,6 +446,13 @@ func (c *Clusterer) write(ctx context.Context, tx pgx.Tx, sum RunSummary, since 
 	if err := flagRecurring(ctx, tx, now, nil); err != nil {
 		return sum, err
 	}
+	// The summaries of the clusters of most impact that lack a fresh one,
+	// written by jobs that commit with the run.
+	n, err := c.enqueueSummaries(ctx, tx, now)
+	if err != nil {
+		return sum, err
+	}
+	sum.Summaries = n
 	return sum, nil
 }
 

@@ -31,7 +31,8 @@ type ClusterNotifyArgs struct{}
 func (ClusterNotifyArgs) Kind() string { return "cluster_recurring_notify" }
 
 // ClusterJobs are the clustering's background work: the scheduled full
-// run and the recurrence webhook, both run by River's leader.
+// run and the recurrence webhook, both run by River's leader, and the
+// summary jobs a run or an engineer asks for (with LLM_URL).
 type ClusterJobs struct {
 	c        *Clusterer
 	schedule cron.Schedule
@@ -51,6 +52,7 @@ func NewClusterJobs(c *Clusterer, spec string) (*ClusterJobs, error) {
 func (j *ClusterJobs) RegisterWorkers(w *river.Workers) {
 	river.AddWorker(w, &clusterRunWorker{c: j.c})
 	river.AddWorker(w, &clusterNotifyWorker{c: j.c})
+	river.AddWorker(w, &clusterSummaryWorker{c: j.c})
 }
 
 // PeriodicJobs lists the jobs River's leader runs on a schedule: the full
@@ -85,7 +87,7 @@ func (w *clusterRunWorker) Work(ctx context.Context, job *river.Job[ClusterRunAr
 		return err
 	}
 	w.c.s.log.Info("clustering run", "run", sum.RunID, "exceptions", sum.Exceptions, "clusters", sum.Clusters,
-		"new", sum.New, "merges", sum.Merges, "splits", sum.Splits, "duration", sum.Duration)
+		"new", sum.New, "merges", sum.Merges, "splits", sum.Splits, "summaries", sum.Summaries, "duration", sum.Duration)
 	_, err = w.c.NotifyRecurring(ctx, 100)
 	return err
 }

@@ -331,6 +331,10 @@ type ClusterDetail struct {
 	Causes     []CauseCount            `json:"causes"`
 	Samples    []ClusterSample         `json:"samples"`
 	Events     []ClusterEvent          `json:"events"`
+	// Summary is the machine-written paragraph (with LLM_URL), nil when
+	// none was written; SummaryFailure the last failed attempt after it.
+	Summary        *ClusterSummary `json:"summary"`
+	SummaryFailure *SummaryFailure `json:"summary_failure,omitempty"`
 }
 
 // BreakdownNames are the breakdowns of a cluster, in the page's order.
@@ -379,6 +383,9 @@ func (c *Clusterer) GetCluster(ctx context.Context, id int64, period string) (_ 
 		return ClusterDetail{}, err
 	}
 	if d.Events, err = c.events(ctx, id); err != nil {
+		return ClusterDetail{}, err
+	}
+	if err := c.summaryOf(ctx, &d); err != nil {
 		return ClusterDetail{}, err
 	}
 	return d, nil

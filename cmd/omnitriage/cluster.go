@@ -11,6 +11,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/omnitriage/omnitriage/internal/config"
+	"github.com/omnitriage/omnitriage/models"
 	"github.com/omnitriage/omnitriage/triage"
 )
 
@@ -45,7 +46,11 @@ func runCluster(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer closeDB()
-	c := triage.NewClusterer(tri, triage.ClusterConfig{Window: w})
+	ccfg, err := clusterSummaries(cfg, triage.ClusterConfig{Window: w})
+	if err != nil {
+		return err
+	}
+	c := triage.NewClusterer(tri, ccfg)
 	var bar *progressbar.ProgressBar
 	stage := ""
 	opt := triage.RunOptions{Trigger: "cli", Actor: "cli"}
@@ -91,6 +96,27 @@ func printClusterSummary(out io.Writer, s triage.RunSummary, window time.Duratio
 	fmt.Fprintf(tw, "new\t%d\n", s.New)
 	fmt.Fprintf(tw, "merged\t%d\n", s.Merges)
 	fmt.Fprintf(tw, "split\t%d\n", s.Splits)
+	if s.Summaries > 0 {
+		fmt.Fprintf(tw, "summaries\t%d asked of the model (LLM_URL), written by the server's jobs\n", s.Summaries)
+	}
 	fmt.Fprintf(tw, "duration\t%s\n", s.Duration.Round(time.Millisecond))
 	_ = tw.Flush()
+}
+
+// clusterSummaries adds the summary writer LLM_URL configures to cc: a
+// chat model that writes each cluster's optional summary. Without LLM_URL
+// cc is returned as it is, and no summary is ever asked for.
+func clusterSummaries(cfg config.Config, cc triage.ClusterConfig) (triage.ClusterConfig, error) {
+	if cfg.LLMURL == "" {
+		return cc, nil
+	}
+	chat, err := models.NewChat(models.ChatConfig{BaseURL: cfg.LLMURL, APIKey: cfg.LLMKey, Model: cfg.LLMModel, Timeout: cfg.LLMTimeout})
+	if err != nil {
+		return cc, fmt.Errorf("LLM_URL: %w", err)
+	}
+	cc.Writer, cc.SummaryTimeout, cc.SummaryTop = chat, cfg.LLMTimeout, cfg.LLMSummaryTop
+	if cc.SummaryTop == 0 {
+		cc.SummaryTop = -1 // LLM_SUMMARY_TOP=0: only when an engineer asks
+	}
+	return cc, nil
 }

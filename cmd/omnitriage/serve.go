@@ -153,8 +153,13 @@ func newApp(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, reg *promet
 	}
 	// Root-cause clusters: each exception triage commits joins its cluster;
 	// the leader makes a full run on CLUSTER_SCHEDULE.
-	a.clusters = triage.NewClusterer(tri, triage.ClusterConfig{Window: cfg.ClusterWindow, WebhookURL: cfg.SLAWebhookURL,
+	// With LLM_URL, a model writes the clusters' optional summaries.
+	ccfg, err := clusterSummaries(cfg, triage.ClusterConfig{Window: cfg.ClusterWindow, WebhookURL: cfg.SLAWebhookURL,
 		Secret: []byte(cfg.AdapterSecret)})
+	if err != nil {
+		return nil, err
+	}
+	a.clusters = triage.NewClusterer(tri, ccfg)
 	clusterJobs, err := triage.NewClusterJobs(a.clusters, cfg.ClusterSchedule)
 	if err != nil {
 		return nil, err

@@ -62,7 +62,17 @@ type Config struct {
 	AlertEvery         time.Duration // ALERT_EVERY: how often the policy's process targets are checked
 	AlertWebhookURL    string        // ALERT_WEBHOOK_URL: told once when an alert fires and once when it resolves
 	AlertWebhookSecret string        // ALERT_WEBHOOK_SECRET: signs the alert messages; ADAPTER_SECRET when unset
+	// The optional machine-written cluster summaries: off without LLMURL.
+	LLMURL        string        // LLM_URL: OpenAI-compatible base URL (…/v1) of a chat model
+	LLMModel      string        // LLM_MODEL: the chat model's name; required with LLM_URL
+	LLMKey        string        // LLM_API_KEY
+	LLMTimeout    time.Duration // LLM_TIMEOUT: how long one summary may take the model
+	LLMSummaryTop int           // LLM_SUMMARY_TOP: clusters of most impact a full run has summarised; 0 only on request
 }
+
+// MaxLLMTimeout is the longest LLM_TIMEOUT: the summary job (the model's
+// time plus reading and storing) stays within MaxJobTimeout.
+const MaxLLMTimeout = 45 * time.Second
 
 // MaxJobTimeout is the longest any background job may run (the
 // orchestration workers' Timeout); JOB_RESCUE_AFTER must exceed it.
@@ -113,6 +123,11 @@ var Vars = []Var{
 	{"ALERT_EVERY", "1m", "how often River's leader checks the policy's process targets (sla.alerts: review time, ERP posting lag, promise adherence, endpoint failure rate)."},
 	{"ALERT_WEBHOOK_URL", "", "when set, POSTed a signed JSON message once when an SLA alert fires and once when it resolves (HMAC-SHA256 as the adapters sign)."},
 	{"ALERT_WEBHOOK_SECRET", "", "HMAC-SHA256 secret of the alert messages; ADAPTER_SECRET when unset."},
+	{"LLM_URL", "", "OpenAI-compatible base URL (ending in /v1) of a chat model that writes the optional one-paragraph summary of a root-cause cluster; empty: no summaries, the cluster pages show the template and breakdowns."},
+	{"LLM_MODEL", "", "the chat model's name at LLM_URL; required with LLM_URL. Stored with each summary."},
+	{"LLM_API_KEY", "", "API key for LLM_URL (sent as a bearer token); local servers may need none."},
+	{"LLM_TIMEOUT", "30s", "how long the model may take to write one summary before the attempt counts as failed (at most 45s)."},
+	{"LLM_SUMMARY_TOP", "10", "after each full clustering run, how many clusters of most impact get a summary written when theirs is missing or out of date; 0 writes them only when an engineer asks."},
 }
 
 // Load reads the configuration from getenv (os.Getenv when nil) and validates it.
@@ -237,6 +252,16 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("ALERT_WEBHOOK_URL", "want an http:// or https:// URL")
 	} else if c.AlertWebhookURL != "" && c.AlertWebhookSecret == "" {
 		bad("ALERT_WEBHOOK_SECRET", "set a secret to sign the alert messages with (or ADAPTER_SECRET) when ALERT_WEBHOOK_URL is set")
+	}
+	c.LLMURL, c.LLMModel, c.LLMKey = strings.TrimRight(get("LLM_URL"), "/"), get("LLM_MODEL"), get("LLM_API_KEY")
+	c.LLMTimeout, c.LLMSummaryTop = dur("LLM_TIMEOUT"), int(num("LLM_SUMMARY_TOP", 0, 100))
+	if c.LLMTimeout > MaxLLMTimeout {
+		bad("LLM_TIMEOUT", "want at most %s: the summary job must end within the longest job timeout, %s", MaxLLMTimeout, MaxJobTimeout)
+	}
+	if u, err := url.Parse(c.LLMURL); c.LLMURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		bad("LLM_URL", "want the http:// or https:// base URL of an OpenAI-compatible server, such as http://127.0.0.1:11434/v1")
+	} else if c.LLMURL != "" && c.LLMModel == "" {
+		bad("LLM_MODEL", "set the chat model's name when LLM_URL is set")
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))

@@ -23,6 +23,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.RescueAfter <= MaxJobTimeout || c.RescueAfter > 2*time.Minute || c.TimeScale != 1 {
 		t.Errorf("Load(empty): JOB_RESCUE_AFTER %v, DEMO_TIME_SCALE %g, want (%v, 2m] and 1", c.RescueAfter, c.TimeScale, MaxJobTimeout)
 	}
+	if c.LLMURL != "" || c.LLMTimeout != 30*time.Second || c.LLMSummaryTop != 10 {
+		t.Errorf("Load(empty): LLM_URL %q, LLM_TIMEOUT %v, LLM_SUMMARY_TOP %d; want summaries off, 30s, 10", c.LLMURL, c.LLMTimeout, c.LLMSummaryTop)
+	}
 	if err := c.RequireDatabase(); err == nil || !strings.Contains(err.Error(), "make run") {
 		t.Errorf("RequireDatabase() = %v, want a message pointing at DATABASE_URL and make run", err)
 	}
@@ -48,6 +51,11 @@ func TestLoadErrors(t *testing.T) {
 		{"alert webhook not a URL", map[string]string{"ALERT_WEBHOOK_URL": "hooks.example.com/x", "ADAPTER_SECRET": "s"}, []string{"ALERT_WEBHOOK_URL", "http:// or https://"}},
 		{"alert webhook without a secret", map[string]string{"ALERT_WEBHOOK_URL": "https://hooks.example.com/x"}, []string{"ALERT_WEBHOOK_SECRET", "ADAPTER_SECRET"}},
 		{"alert interval", map[string]string{"ALERT_EVERY": "0s"}, []string{"ALERT_EVERY", "positive duration"}},
+		{"llm not a URL", map[string]string{"LLM_URL": "localhost:11434", "LLM_MODEL": "m"}, []string{"LLM_URL", "http:// or https://"}},
+		{"llm without a model", map[string]string{"LLM_URL": "http://127.0.0.1:11434/v1"}, []string{"LLM_MODEL", "when LLM_URL is set"}},
+		{"llm timeout too long", map[string]string{"LLM_TIMEOUT": "2m"}, []string{"LLM_TIMEOUT", "at most 45s"}},
+		{"llm timeout zero", map[string]string{"LLM_TIMEOUT": "0s"}, []string{"LLM_TIMEOUT", "positive duration"}},
+		{"llm top negative", map[string]string{"LLM_SUMMARY_TOP": "-1"}, []string{"LLM_SUMMARY_TOP", "from 0 to 100"}},
 		{"several at once", map[string]string{"LOG_LEVEL": "x", "WORKERS": "-1"}, []string{"LOG_LEVEL", "WORKERS"}},
 	}
 	for _, tt := range tests {
