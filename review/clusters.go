@@ -30,6 +30,7 @@ func (s *Server) registerClusterRoutes(r chi.Router) {
 	r.With(s.requireRole(engineers...)).Post("/clusters/run", s.h(s.handleClusterRun))
 	r.With(s.requireRole(engineers...)).Get("/clusters/{id}", s.h(s.handleCluster))
 	r.With(s.requireRole(engineers...)).Post("/clusters/{id}", s.h(s.handleClusterUpdate))
+	r.With(s.requireRole(engineers...)).Post("/clusters/{id}/summary", s.h(s.handleClusterSummary))
 }
 
 // clusterRow is one cluster of the list, formatted.
@@ -162,6 +163,9 @@ type clusterPage struct {
 	Minutes string
 	Today   string
 	CanEdit bool
+	// CanSummarise shows the "Write summary" button: a model is configured
+	// (LLM_URL) and the person is an engineer or admin.
+	CanSummarise bool
 }
 
 var breakdownTitles = map[string]string{"sku": "Top SKUs", "location": "Top locations", "carrier": "Top carriers",
@@ -190,6 +194,7 @@ func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) error {
 	p := clusterPage{Page: s.page(r, fmt.Sprintf("Cluster #%d", d.ID)), ClusterDetail: d, Period: d.Period,
 		Periods: triage.ClusterPeriodNames(), Statuses: triage.ClusterStatuses(), CanEdit: u.Can(engineers...),
 		Today: s.now().UTC().Format(time.DateOnly), Minutes: fmt.Sprintf("%.0f", d.ManualMinutes)}
+	p.CanSummarise = p.CanEdit && s.cfg.Clusters.Summaries() && d.Active
 	p.Assets = []string{"review.css", "vendor/uplot/uPlot.min.css", "clusters.css", "vendor/uplot/uPlot.iife.min.js", "clusters.js"}
 	p.Trend, p.TrendClass = trendText(d.Cluster)
 	p.Daily, _ = dailyJSON(d.Cluster.Daily)
@@ -200,6 +205,23 @@ func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) error {
 		p.Breakdowns = append(p.Breakdowns, breakdown{Title: breakdownTitles[n], Rows: d.Breakdowns[n]})
 	}
 	return s.render(w, r, http.StatusOK, "cluster.html", p)
+}
+
+// handleClusterSummary asks the configured model (LLM_URL) for a new
+// summary of the cluster; the job writes it, and the page shows it once
+// written.
+func (s *Server) handleClusterSummary(w http.ResponseWriter, r *http.Request) error {
+	id, err := clusterID(r)
+	if err != nil {
+		return err
+	}
+	u, _ := UserFrom(r.Context())
+	if err := s.cfg.Clusters.RequestSummary(r.Context(), id, u.Actor()); err != nil {
+		return err
+	}
+	s.flash(r, fmt.Sprintf("A summary of cluster #%d was requested; it shows here once the model has answered (reload in a few seconds).", id))
+	http.Redirect(w, r, fmt.Sprintf("/clusters/%d", id), http.StatusSeeOther)
+	return nil
 }
 
 // handleClusterUpdate saves the form: status, fix date, owner, notes.

@@ -40,6 +40,9 @@ type Options struct {
 	Secure bool
 	// Log receives the server's logs; nil discards them.
 	Log *slog.Logger
+	// ClusterConfig configures the /clusters pages' clusterer (a summary
+	// Writer, say); the zero value is the default.
+	ClusterConfig triage.ClusterConfig
 }
 
 // Server is a review server on a loopback port over its own database, with
@@ -89,7 +92,7 @@ func NewServer(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	clusters := triage.NewClusterer(tri, triage.ClusterConfig{})
+	clusters := triage.NewClusterer(tri, o.ClusterConfig)
 	rev, err := review.New(ctx, review.Config{Pool: pool, Triage: tri, Orch: orch, Policy: policy, Log: log,
 		BaseURL: url, Clock: o.Clock, Secure: o.Secure, Limits: o.Limits, Clusters: clusters})
 	if err != nil {
