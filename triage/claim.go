@@ -37,7 +37,35 @@ func (s *Service) ClaimCase(ctx context.Context, caseID uuid.UUID, reviewer stri
 	var status string
 	// One statement: the update takes the claim when it is free, lapsed or
 	// the reviewer's own; the select reads the row as it was otherwise.
-	err = s.pool.QueryRow(ctx, `
+	// An update that waited for another reviewer's claim to commit finds
+	// the row taken, but the select still reads the statement's snapshot,
+	// from before that commit, where it looked free: that answer ("nobody
+	// holds it") is stale, and the statement runs again with a new snapshot.
+	for attempt := 0; ; attempt++ {
+		err = s.claimOnce(ctx, caseID, reviewer, now, &c, &status)
+		if err != nil || status != StatusQueued || c.By != "" || attempt == 4 {
+			break
+		}
+	}
+	if isNoRows(err) {
+		return Claim{}, fmt.Errorf("no case %s: %w", caseID, derrors.NotFound)
+	}
+	if err != nil {
+		return Claim{}, err
+	}
+	if status != StatusQueued {
+		return Claim{}, fmt.Errorf("case %s is %s, not waiting for a person: %w", caseID, status, derrors.Conflict)
+	}
+	if c.By == "" {
+		return Claim{}, fmt.Errorf("case %s: the claim could not be read after 5 tries, try again", caseID)
+	}
+	c.Mine = c.By == reviewer
+	return c, nil
+}
+
+// claimOnce is ClaimCase's statement.
+func (s *Service) claimOnce(ctx context.Context, caseID uuid.UUID, reviewer string, now time.Time, c *Claim, status *string) error {
+	return s.pool.QueryRow(ctx, `
 		WITH u AS (
 			UPDATE cases SET claimed_by = $2, claimed_until = $3,
 				claimed_at = CASE WHEN claimed_by = $2 AND claimed_until > $4 THEN claimed_at ELSE $4 END
@@ -48,18 +76,7 @@ func (s *Service) ClaimCase(ctx context.Context, caseID uuid.UUID, reviewer stri
 		UNION ALL
 		SELECT CASE WHEN claimed_until > $4 THEN claimed_by ELSE '' END, coalesce(claimed_until, $4), status
 		FROM cases WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM u)`,
-		caseID, reviewer, now.Add(ClaimTTL), now).Scan(&c.By, &c.Until, &status)
-	if isNoRows(err) {
-		return Claim{}, fmt.Errorf("no case %s: %w", caseID, derrors.NotFound)
-	}
-	if err != nil {
-		return Claim{}, err
-	}
-	if status != StatusQueued {
-		return Claim{}, fmt.Errorf("case %s is %s, not waiting for a person: %w", caseID, status, derrors.Conflict)
-	}
-	c.Mine = c.By == reviewer
-	return c, nil
+		caseID, reviewer, now.Add(ClaimTTL), now).Scan(&c.By, &c.Until, status)
 }
 
 // ReleaseClaim gives up reviewer's claim on a case, if they hold it.
