@@ -1,15 +1,12 @@
 package review_test
 
 import (
-	"fmt"
 	"math"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
+	"github.com/omnitriage/omnitriage/internal/metricstest"
 	"github.com/omnitriage/omnitriage/review/reviewtest"
 	"github.com/omnitriage/omnitriage/triage"
 )
@@ -21,38 +18,7 @@ func gatherProcess(t *testing.T, srv *reviewtest.Server) map[string]float64 {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(triage.NewProcessCollector(srv.Triage, triage.ProcessCollectorConfig{}))
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("Gather: %v", err)
-	}
-	out := map[string]float64{}
-	key := func(name string, lp []*dto.LabelPair, extra ...string) string {
-		var ls []string
-		for _, l := range lp {
-			ls = append(ls, l.GetName()+"="+l.GetValue())
-		}
-		ls = append(ls, extra...)
-		sort.Strings(ls)
-		return name + "{" + strings.Join(ls, ",") + "}"
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			switch {
-			case m.Gauge != nil:
-				out[key(mf.GetName(), m.GetLabel())] = m.GetGauge().GetValue()
-			case m.Counter != nil:
-				out[key(mf.GetName(), m.GetLabel())] = m.GetCounter().GetValue()
-			case m.Histogram != nil:
-				h := m.GetHistogram()
-				out[key(mf.GetName()+"_count", m.GetLabel())] = float64(h.GetSampleCount())
-				out[key(mf.GetName()+"_sum", m.GetLabel())] = h.GetSampleSum()
-				for _, b := range h.GetBucket() {
-					out[key(mf.GetName()+"_bucket", m.GetLabel(), fmt.Sprintf("le=%g", b.GetUpperBound()))] = float64(b.GetCumulativeCount())
-				}
-			}
-		}
-	}
-	return out
+	return metricstest.Scrape(t, reg)
 }
 
 // scenarioMetrics is what /metrics must say about dashScenario, worked out

@@ -335,13 +335,13 @@ func (c *ProcessCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range p.OrdersInState {
 		gauge("omnitriage_orders_in_state", float64(s.Count), s.State, s.Node)
 	}
-	var auto, manual, all int64
+	var auto, all int64
 	for _, o := range k.Outcomes {
 		kind := kindLabel(o.Kind)
 		counter("omnitriage_cases_total", float64(o.Auto), kind, "auto")
 		counter("omnitriage_cases_total", float64(o.Manual), kind, "manual")
 		counter("omnitriage_cases_total", float64(o.NoAction), kind, "no_action")
-		auto, manual, all = auto+o.Auto, manual+o.Manual, all+o.Auto+o.Manual+o.NoAction
+		auto, all = auto+o.Auto, all+o.Auto+o.Manual+o.NoAction
 	}
 	gauge("omnitriage_automation_ratio", ratio(auto, all))
 	var finished, touched int64

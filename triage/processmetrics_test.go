@@ -13,8 +13,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
+	"github.com/omnitriage/omnitriage/internal/metricstest"
 	"github.com/omnitriage/omnitriage/orchestration"
 	"github.com/omnitriage/omnitriage/orchestration/adapter"
 )
@@ -34,42 +34,10 @@ func (c *countingSource) ProcessExport(ctx context.Context) (orchestration.Proce
 	return c.ProcessSource.ProcessExport(ctx)
 }
 
-// scrape gathers reg into "name{l=v,…}" → value (a histogram's count, sum
-// and each bucket as name_count, name_sum and name_bucket{…,le=…}).
+// scrape gathers reg into "name{l=v,…}" → value.
 func scrape(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("Gather: %v", err)
-	}
-	out := map[string]float64{}
-	key := func(name string, lp []*dto.LabelPair, extra ...string) string {
-		var ls []string
-		for _, l := range lp {
-			ls = append(ls, l.GetName()+"="+l.GetValue())
-		}
-		ls = append(ls, extra...)
-		sort.Strings(ls)
-		return name + "{" + strings.Join(ls, ",") + "}"
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			switch {
-			case m.Gauge != nil:
-				out[key(mf.GetName(), m.GetLabel())] = m.GetGauge().GetValue()
-			case m.Counter != nil:
-				out[key(mf.GetName(), m.GetLabel())] = m.GetCounter().GetValue()
-			case m.Histogram != nil:
-				h := m.GetHistogram()
-				out[key(mf.GetName()+"_count", m.GetLabel())] = float64(h.GetSampleCount())
-				out[key(mf.GetName()+"_sum", m.GetLabel())] = h.GetSampleSum()
-				for _, b := range h.GetBucket() {
-					out[key(mf.GetName()+"_bucket", m.GetLabel(), fmt.Sprintf("le=%g", b.GetUpperBound()))] = float64(b.GetCumulativeCount())
-				}
-			}
-		}
-	}
-	return out
+	return metricstest.Scrape(t, reg)
 }
 
 // TestProcessCollector drives a small scenario through the real core (ten
