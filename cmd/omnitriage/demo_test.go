@@ -132,33 +132,26 @@ func TestDemoBrowser(t *testing.T) {
 	}
 	t.Logf("simulated: %d orders, %d exceptions reported, errors by status %v", sum.Orders, len(sum.ServerExceptions), sum.Errors)
 	// The triage loop queues the reported exceptions within seconds.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
-		var n int
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM cases WHERE status = 'queued_for_review'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no case waits for a person 30 s after the simulated run")
+	// until waits up to limit for query's count to be positive.
+	until := func(query string, limit time.Duration, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(limit); ; time.Sleep(250 * time.Millisecond) {
+			var n int
+			if err := pool.QueryRow(ctx, query).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n > 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s %s after the simulated run", what, limit)
+			}
 		}
 	}
-
+	until(`SELECT count(*) FROM cases WHERE status = 'queued_for_review'`, 30*time.Second, "no case waits for a person")
 	// The leader's next clustering run groups them: /clusters must list
 	// clusters, not its empty state.
-	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-		var n int
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM clusters`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no root-cause cluster 45 s after the simulated run (CLUSTER_SCHEDULE @every 15s)")
-		}
-	}
+	until(`SELECT count(*) FROM clusters`, 45*time.Second, "no root-cause cluster (CLUSTER_SCHEDULE @every 15s)")
 
 	// /metrics shows the run's process figures.
 	_, metrics := do(t, "GET", base+"/metrics", "", nil)
