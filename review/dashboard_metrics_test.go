@@ -78,8 +78,8 @@ var scenarioMetrics = map[string]float64{
 	"omnitriage_integration_failures_total{class=failed,endpoint=erp/post_invoice,system=erp}":         2,
 	"omnitriage_integration_failure_ratio{endpoint=erp/post_invoice,system=erp}":                       0.5,
 
-	"omnitriage_orders_finished_total{channel=web}": 4,
-	"omnitriage_orders_touched_total{channel=web}":  1,
+	"omnitriage_orders_finished{channel=web}": 4,
+	"omnitriage_orders_touched{channel=web}":  1,
 	"omnitriage_manual_touch_ratio{}":               0.25,
 
 	"omnitriage_erp_posting_lag_seconds_count{kind=payment_capture}":         5,
@@ -94,10 +94,10 @@ var scenarioMetrics = map[string]float64{
 	"omnitriage_cases_total{kind=payment_failed,outcome=manual}": 1,
 	"omnitriage_automation_ratio{}":                              0.6,
 
-	"omnitriage_auto_fixes_total{kind=carrier_delay}":      1,
-	"omnitriage_auto_fixes_held_total{kind=carrier_delay}": 0,
-	"omnitriage_auto_fixes_total{kind=stockout}":           2,
-	"omnitriage_auto_fixes_held_total{kind=stockout}":      2,
+	"omnitriage_auto_fixes{kind=carrier_delay}":      1,
+	"omnitriage_auto_fixes_held{kind=carrier_delay}": 0,
+	"omnitriage_auto_fixes{kind=stockout}":           2,
+	"omnitriage_auto_fixes_held{kind=stockout}":      2,
 	"omnitriage_auto_fix_precision_ratio{}":                2.0 / 3,
 
 	"omnitriage_review_time_seconds_count{}":         2,
@@ -124,7 +124,7 @@ func checkScenarioMetrics(t *testing.T, srv *reviewtest.Server) {
 			t.Errorf("/metrics %s = %g, want %g", k, g, w)
 		}
 	}
-	for _, k := range []string{"omnitriage_order_cycle_time_hours_count{channel=app}", "omnitriage_orders_finished_total{channel=app}"} {
+	for _, k := range []string{"omnitriage_order_cycle_time_hours_count{channel=app}", "omnitriage_orders_finished{channel=app}"} {
 		if v, ok := got[k]; ok {
 			t.Errorf("/metrics has %s = %g, want no such series", k, v)
 		}

@@ -185,11 +185,11 @@ var processMetrics = []struct {
 	{"omnitriage_orders_in_state", "Orders not finished, by state and the node of their first reservation.", []string{"state", "node"}},
 	{"omnitriage_cases_total", "Triaged cases by exception kind and outcome (auto, manual, no_action).", []string{"kind", "outcome"}},
 	{"omnitriage_automation_ratio", "Share of triaged cases applied automatically.", nil},
-	{"omnitriage_orders_finished_total", "Orders finished (delivered, cancelled or rejected), by channel, as of the last rollup refresh.", []string{"channel"}},
-	{"omnitriage_orders_touched_total", "Finished orders a person touched (an order event by support, engineer or admin staff), by channel, as of the last rollup refresh.", []string{"channel"}},
+	{"omnitriage_orders_finished", "Orders finished (delivered, cancelled or rejected), by channel, as of the last rollup refresh.", []string{"channel"}},
+	{"omnitriage_orders_touched", "Finished orders a person touched (an order event by support, engineer or admin staff), by channel, as of the last rollup refresh.", []string{"channel"}},
 	{"omnitriage_manual_touch_ratio", "Manual touch rate: share of finished orders a person touched, as the dashboard counts it.", nil},
-	{"omnitriage_auto_fixes_total", "Cases fixed automatically, by exception kind, as of the last rollup refresh.", []string{"kind"}},
-	{"omnitriage_auto_fixes_held_total", "Automatic fixes that held: no person touched the order and no case of the same kind on it went to a person within the precision window, by exception kind.", []string{"kind"}},
+	{"omnitriage_auto_fixes", "Cases fixed automatically, by exception kind, as of the last rollup refresh.", []string{"kind"}},
+	{"omnitriage_auto_fixes_held", "Automatic fixes that held: no person touched the order and no case of the same kind on it went to a person within the precision window, by exception kind.", []string{"kind"}},
 	{"omnitriage_auto_fix_precision_ratio", "Precision of automatic fixes: share of the fixes that held, as the dashboard counts it.", nil},
 	{"omnitriage_review_time_seconds", "Review time: a case queued for review to a person's decision.", nil},
 	{"omnitriage_review_queue", "Cases waiting for a person now, by severity.", []string{"severity"}},
@@ -346,16 +346,16 @@ func (c *ProcessCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge("omnitriage_automation_ratio", ratio(auto, all))
 	var finished, touched int64
 	for _, m := range p.ManualTouch {
-		counter("omnitriage_orders_finished_total", float64(m.Finished), m.Channel)
-		counter("omnitriage_orders_touched_total", float64(m.Touched), m.Channel)
+		gauge("omnitriage_orders_finished", float64(m.Finished), m.Channel)
+		gauge("omnitriage_orders_touched", float64(m.Touched), m.Channel)
 		finished, touched = finished+m.Finished, touched+m.Touched
 	}
 	gauge("omnitriage_manual_touch_ratio", ratio(touched, finished))
 	var fixes, held int64
 	for _, f := range k.Precision {
 		kind := kindLabel(f.Kind)
-		counter("omnitriage_auto_fixes_total", float64(f.Fixes), kind)
-		counter("omnitriage_auto_fixes_held_total", float64(f.Held), kind)
+		gauge("omnitriage_auto_fixes", float64(f.Fixes), kind)
+		gauge("omnitriage_auto_fixes_held", float64(f.Held), kind)
 		fixes, held = fixes+f.Fixes, held+f.Held
 	}
 	if fixes > 0 {
