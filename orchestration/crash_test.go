@@ -162,6 +162,10 @@ func TestCrashRecovery(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.release = func() { tx.Rollback(ctx) }
+			// A failure before the release must not leave the connection
+			// out: the pool's Close in a later cleanup would wait for it
+			// for ever (seen once in CI, as a 14-minute hang).
+			t.Cleanup(c.release)
 			if err := lockSweep(ctx, tx, "stale_inventory"); err != nil {
 				t.Fatal(err)
 			}
